@@ -1,0 +1,11 @@
+//! Command-line arguments every service binary accepts.
+
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Parser)]
+#[command(version, about = "A Patron service. Configuration: defaults, then --config FILE, then PATRON_* variables.")]
+pub struct ServiceArgs {
+    /// YAML configuration file (also PATRON_CONFIG).
+    #[arg(long, env = "PATRON_CONFIG")]
+    pub config: Option<PathBuf>,
+}

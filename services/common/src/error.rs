@@ -1,0 +1,185 @@
+//! The one error type of Patron's services and its single mapping to a gRPC
+//! [`Status`]. Handlers return `Result<_, ServiceError>`; `?` does the rest.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// One invalid request field, reported as a google.rpc.BadRequest field violation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Path of the field in the request, e.g. `customer.email` or `rows[3].quantity`.
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self { field: field.into(), reason: reason.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("invalid argument: {}", describe_violations(.0))]
+    InvalidArgument(Vec<FieldViolation>),
+    #[error("{resource} {id:?} not found")]
+    NotFound { resource: &'static str, id: String },
+    #[error("{resource} {id:?} already exists")]
+    AlreadyExists { resource: &'static str, id: String },
+    /// The request is valid but the system is not in a state to serve it
+    /// (e.g. too little data to train a model).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The store or a backend does not answer; retrying later may succeed.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("resource exhausted: {0}")]
+    ResourceExhausted(String),
+    #[error("deadline exceeded: {0}")]
+    DeadlineExceeded(String),
+    /// A bug or an unexpected fault; details are logged, not returned.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::InvalidArgument(vec![FieldViolation::new(field, reason)])
+    }
+
+    pub fn not_found(resource: &'static str, id: impl Into<String>) -> Self {
+        Self::NotFound { resource, id: id.into() }
+    }
+
+    pub fn internal(error: impl std::fmt::Display) -> Self {
+        Self::Internal(error.to_string())
+    }
+}
+
+fn describe_violations(violations: &[FieldViolation]) -> String {
+    violations
+        .iter()
+        .map(|violation| format!("{}: {}", violation.field, violation.reason))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl From<ServiceError> for Status {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::InvalidArgument(violations) => {
+                let mut details = ErrorDetails::new();
+                for violation in &violations {
+                    details.add_bad_request_violation(violation.field.clone(), violation.reason.clone());
+                }
+                let message = format!("invalid argument: {}", describe_violations(&violations));
+                Status::with_error_details(Code::InvalidArgument, message, details)
+            }
+            ServiceError::NotFound { .. } => Status::not_found(error.to_string()),
+            ServiceError::AlreadyExists { .. } => Status::already_exists(error.to_string()),
+            ServiceError::FailedPrecondition(message) => Status::failed_precondition(message),
+            ServiceError::Unavailable(message) => Status::unavailable(message),
+            ServiceError::ResourceExhausted(message) => Status::resource_exhausted(message),
+            ServiceError::DeadlineExceeded(message) => Status::deadline_exceeded(message),
+            ServiceError::Internal(message) => {
+                tracing::error!(error = %message, "internal error");
+                Status::internal("internal error; see the service log")
+            }
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for ServiceError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        use sea_orm::DbErr;
+        match &error {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(format!("database: {error}")),
+            DbErr::Exec(sea_orm::RuntimeErr::SqlxError(inner)) | DbErr::Query(sea_orm::RuntimeErr::SqlxError(inner))
+                if is_connection_fault(inner) =>
+            {
+                Self::Unavailable(format!("database: {error}"))
+            }
+            _ => Self::Internal(format!("database: {error}")),
+        }
+    }
+}
+
+fn is_connection_fault(error: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    matches!(error, Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed)
+}
+
+/// Collects every field violation of a request, so a caller learns all of its
+/// mistakes at once rather than one per round trip.
+#[derive(Debug, Default)]
+pub struct Validator {
+    violations: Vec<FieldViolation>,
+}
+
+impl Validator {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn violation(&mut self, field: impl Into<String>, reason: impl Into<String>) {
+        self.violations.push(FieldViolation::new(field, reason));
+    }
+
+    /// Records a violation unless `ok` holds.
+    pub fn check(&mut self, ok: bool, field: impl Into<String>, reason: impl Into<String>) {
+        if !ok {
+            self.violation(field, reason);
+        }
+    }
+
+    /// A required identifier: non-empty, at most `max_chars`, no control characters.
+    pub fn identifier(&mut self, field: &str, value: &str, max_chars: usize) {
+        if value.is_empty() {
+            self.violation(field, "must not be empty");
+        } else if value.chars().count() > max_chars {
+            self.violation(field, format!("must be at most {max_chars} characters"));
+        } else if value.chars().any(char::is_control) {
+            self.violation(field, "must not contain control characters");
+        }
+    }
+
+    /// Free text: at most `max_chars`; stored verbatim.
+    pub fn text(&mut self, field: &str, value: &str, max_chars: usize) {
+        if value.chars().count() > max_chars {
+            self.violation(field, format!("must be at most {max_chars} characters"));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.violations.is_empty()
+    }
+
+    pub fn finish(self) -> Result<(), ServiceError> {
+        if self.violations.is_empty() { Ok(()) } else { Err(ServiceError::InvalidArgument(self.violations)) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_carries_field_violations() {
+        let mut validator = Validator::new();
+        validator.identifier("customer.customer_id", "", 128);
+        validator.check(false, "customer.email", "is not an email address");
+        let status = Status::from(validator.finish().expect_err("two violations"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().contains("customer.customer_id: must not be empty"));
+        let bad_request = status.get_details_bad_request().expect("bad request details");
+        let fields: Vec<_> = bad_request.field_violations.iter().map(|violation| violation.field.as_str()).collect();
+        assert_eq!(fields, ["customer.customer_id", "customer.email"]);
+    }
+
+    #[test]
+    fn internal_errors_hide_details() {
+        let status = Status::from(ServiceError::internal("secret connection string"));
+        assert_eq!(status.code(), Code::Internal);
+        assert!(!status.message().contains("secret"));
+    }
+}

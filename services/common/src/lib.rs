@@ -1,0 +1,16 @@
+//! Plumbing shared by every Patron service, written once: configuration,
+//! telemetry, the gRPC server bootstrap (health, reflection, limits, graceful
+//! shutdown, metrics) and storage, plus the one error type.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod metrics;
+mod rpc_layer;
+pub mod server;
+pub mod service;
+pub mod storage;
+pub mod telemetry;
+
+pub use error::{FieldViolation, ServiceError, Validator};
+pub use server::{GrpcServer, ProbeError, ReadinessProbe, shutdown_signal};

@@ -1,0 +1,102 @@
+//! The service's own database: SQLite (the embedded default, a file under
+//! `./data/`) or PostgreSQL (by URL), through one sea-orm connection and one
+//! set of migrations.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+use crate::config::DatabaseConfig;
+use crate::server::{ProbeError, ReadinessProbe};
+
+/// Opens a pool without waiting for the database, so the service starts (and
+/// reports NOT_SERVING) even while its database is down.
+pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
+    let url = config.url();
+    if let Some(path) = sqlite_file_path(url) {
+        if let Some(parent) = std::path::Path::new(path).parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|error| DbErr::Custom(format!("cannot create {}: {error}", parent.display())))?;
+        }
+    }
+    let in_memory = url.contains(":memory:");
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        // An in-memory SQLite database exists once per connection: keep exactly one.
+        .max_connections(if in_memory { 1 } else { config.max_connections })
+        .min_connections(if in_memory { 1 } else { 0 })
+        .connect_timeout(config.acquire_timeout_ms)
+        .acquire_timeout(config.acquire_timeout_ms)
+        .idle_timeout(Duration::from_secs(300))
+        .connect_lazy(!in_memory)
+        .sqlx_logging(false);
+    Database::connect(options).await
+}
+
+/// The file path inside a `sqlite://path?params` URL, if it names a file.
+fn sqlite_file_path(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && !path.contains(":memory:")).then_some(path)
+}
+
+/// Readiness for a database-backed service: the first successful check
+/// applies pending migrations (refusing a schema newer than this build), and
+/// every check after that pings the database.
+pub struct StoreProbe<M> {
+    db: DatabaseConnection,
+    migrated: AtomicBool,
+    migrator: PhantomData<fn() -> M>,
+}
+
+impl<M: MigratorTrait> StoreProbe<M> {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db, migrated: AtomicBool::new(false), migrator: PhantomData }
+    }
+}
+
+impl<M: MigratorTrait + 'static> ReadinessProbe for StoreProbe<M> {
+    async fn check(&self) -> Result<(), ProbeError> {
+        if !self.migrated.load(Ordering::Acquire) {
+            migrate::<M>(&self.db).await?;
+            self.migrated.store(true, Ordering::Release);
+        }
+        self.db.ping().await.map_err(|error| ProbeError::NotReady(format!("database does not answer: {error}")))
+    }
+}
+
+/// Applies pending migrations; refuses a database that has migrations this
+/// build does not know (it was migrated by a newer version).
+pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), ProbeError> {
+    if db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+        // WAL lets readers run beside the writer; it persists in the file.
+        db.execute_unprepared("PRAGMA journal_mode=WAL").await.map_err(not_ready)?;
+    }
+    let known: std::collections::HashSet<String> = M::migrations().iter().map(|migration| migration.name().to_owned()).collect();
+    let applied = M::get_applied_migrations(db).await.map_err(not_ready)?;
+    if let Some(unknown) = applied.iter().find(|migration| !known.contains(migration.name())) {
+        return Err(ProbeError::Fatal(format!(
+            "database schema is newer than this build: migration {} is unknown; upgrade the service",
+            unknown.name()
+        )));
+    }
+    M::up(db, None).await.map_err(not_ready)
+}
+
+fn not_ready(error: DbErr) -> ProbeError {
+    ProbeError::NotReady(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_file_path;
+
+    #[test]
+    fn sqlite_paths_are_found() {
+        assert_eq!(sqlite_file_path("sqlite://data/profile.db?mode=rwc"), Some("data/profile.db"));
+        assert_eq!(sqlite_file_path("sqlite::memory:"), None);
+        assert_eq!(sqlite_file_path("postgres://localhost/test"), None);
+    }
+}

@@ -1,0 +1,230 @@
+//! The gRPC adapter: parse the request, call the store or domain, render the
+//! answer. No business rule lives here.
+
+mod parse;
+mod render;
+
+use std::pin::Pin;
+
+use patron_common::{ServiceError, Validator};
+use patron_proto::profile::v1 as pb;
+use patron_proto::profile::v1::profile_service_server::ProfileService;
+use sea_orm::DatabaseConnection;
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::store::idempotency::RequestKey;
+use crate::store::{customers, orders};
+
+pub struct ProfileApi {
+    db: DatabaseConnection,
+}
+
+impl ProfileApi {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
+type RpcResult<T> = Result<Response<T>, Status>;
+
+/// Not part of this build yet; reported as UNIMPLEMENTED with the RPC's name.
+fn not_yet(rpc: &str) -> Status {
+    Status::unimplemented(format!("{rpc} is not available in this version of the profile service"))
+}
+
+#[tonic::async_trait]
+impl ProfileService for ProfileApi {
+    async fn create_customer(&self, request: Request<pb::CreateCustomerRequest>) -> RpcResult<pb::CreateCustomerResponse> {
+        let request = request.into_inner();
+        let customer = parse::new_customer(request.customer.as_ref())?;
+        let key = RequestKey::new(&request.request_id, "CreateCustomer");
+        let created = customers::create(&self.db, &customer, key.as_ref()).await?;
+        Ok(Response::new(pb::CreateCustomerResponse { customer: Some(render::customer(created)) }))
+    }
+
+    async fn get_customer(&self, request: Request<pb::GetCustomerRequest>) -> RpcResult<pb::GetCustomerResponse> {
+        let request = request.into_inner();
+        parse::customer_id(&request.customer_id)?;
+        let customer = customers::get(&self.db, &request.customer_id).await?;
+        Ok(Response::new(pb::GetCustomerResponse { customer: Some(render::customer(customer)) }))
+    }
+
+    async fn update_customer(&self, request: Request<pb::UpdateCustomerRequest>) -> RpcResult<pb::UpdateCustomerResponse> {
+        let request = request.into_inner();
+        let (customer_id, changes) = parse::customer_changes(request.customer.as_ref(), request.update_mask.as_ref())?;
+        let key = RequestKey::new(&request.request_id, "UpdateCustomer");
+        let updated = customers::update(&self.db, &customer_id, &changes, key.as_ref()).await?;
+        Ok(Response::new(pb::UpdateCustomerResponse { customer: Some(render::customer(updated)) }))
+    }
+
+    async fn list_customers(&self, request: Request<pb::ListCustomersRequest>) -> RpcResult<pb::ListCustomersResponse> {
+        let request = request.into_inner();
+        let mut validator = Validator::new();
+        let page_size = parse::page_size(&mut validator, request.page_size);
+        let filter = parse::customer_filter(&mut validator, request.filter.as_ref());
+        validator.finish()?;
+        let (page, next_page_token) = customers::list(&self.db, &filter, page_size, &request.page_token).await?;
+        Ok(Response::new(pb::ListCustomersResponse {
+            customers: page.into_iter().map(render::customer).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn tag_customer(&self, request: Request<pb::TagCustomerRequest>) -> RpcResult<pb::TagCustomerResponse> {
+        let request = request.into_inner();
+        let tags = parse::tag_list(&request.customer_id, &request.tags)?;
+        let key = RequestKey::new(&request.request_id, "TagCustomer");
+        let customer = customers::change_tags(&self.db, &request.customer_id, &tags, true, key.as_ref()).await?;
+        Ok(Response::new(pb::TagCustomerResponse { customer: Some(render::customer(customer)) }))
+    }
+
+    async fn untag_customer(&self, request: Request<pb::UntagCustomerRequest>) -> RpcResult<pb::UntagCustomerResponse> {
+        let request = request.into_inner();
+        let tags = parse::tag_list(&request.customer_id, &request.tags)?;
+        let key = RequestKey::new(&request.request_id, "UntagCustomer");
+        let customer = customers::change_tags(&self.db, &request.customer_id, &tags, false, key.as_ref()).await?;
+        Ok(Response::new(pb::UntagCustomerResponse { customer: Some(render::customer(customer)) }))
+    }
+
+    async fn set_consent(&self, request: Request<pb::SetConsentRequest>) -> RpcResult<pb::SetConsentResponse> {
+        let request = request.into_inner();
+        let mut validator = Validator::new();
+        validator.identifier("customer_id", &request.customer_id, crate::domain::limits::ID_CHARS);
+        let channel = parse::consent_channel(&mut validator, "channel", request.channel);
+        let state = parse::consent_state(&mut validator, "state", request.state);
+        validator.finish()?;
+        let (Some(channel), Some(state)) = (channel, state) else {
+            return Err(ServiceError::internal("validated consent is missing").into());
+        };
+        let key = RequestKey::new(&request.request_id, "SetConsent");
+        let customer = customers::set_consent(&self.db, &request.customer_id, channel, state, key.as_ref()).await?;
+        Ok(Response::new(pb::SetConsentResponse { customer: Some(render::customer(customer)) }))
+    }
+
+    async fn erase_customer(&self, _request: Request<pb::EraseCustomerRequest>) -> RpcResult<pb::EraseCustomerResponse> {
+        Err(not_yet("EraseCustomer"))
+    }
+
+    async fn get_customer_summary(
+        &self,
+        _request: Request<pb::GetCustomerSummaryRequest>,
+    ) -> RpcResult<pb::GetCustomerSummaryResponse> {
+        Err(not_yet("GetCustomerSummary"))
+    }
+
+    async fn record_order(&self, request: Request<pb::RecordOrderRequest>) -> RpcResult<pb::RecordOrderResponse> {
+        let request = request.into_inner();
+        let Some(order) = request.order.as_ref() else {
+            return Err(ServiceError::invalid("order", "is required").into());
+        };
+        let mut validator = Validator::new();
+        let order = parse::order(&mut validator, "order", order);
+        validator.finish()?;
+        let key = RequestKey::new(&request.request_id, "RecordOrder");
+        let (order, created) = orders::record(&self.db, &order, key.as_ref()).await?;
+        Ok(Response::new(pb::RecordOrderResponse { order: Some(render::order(order)), created }))
+    }
+
+    async fn get_order(&self, request: Request<pb::GetOrderRequest>) -> RpcResult<pb::GetOrderResponse> {
+        let request = request.into_inner();
+        let mut validator = Validator::new();
+        validator.identifier("order_id", &request.order_id, crate::domain::limits::ID_CHARS);
+        validator.finish()?;
+        let order = orders::get(&self.db, &request.order_id).await?;
+        Ok(Response::new(pb::GetOrderResponse { order: Some(render::order(order)) }))
+    }
+
+    async fn list_orders(&self, request: Request<pb::ListOrdersRequest>) -> RpcResult<pb::ListOrdersResponse> {
+        let request = request.into_inner();
+        let mut validator = Validator::new();
+        let page_size = parse::page_size(&mut validator, request.page_size);
+        let window = parse::window(&mut validator, "window", request.window.as_ref());
+        if !request.customer_id.is_empty() {
+            validator.identifier("customer_id", &request.customer_id, crate::domain::limits::ID_CHARS);
+        }
+        validator.finish()?;
+        let customer_id = (!request.customer_id.is_empty()).then_some(request.customer_id.as_str());
+        let (page, next_page_token) = orders::list(&self.db, customer_id, window, page_size, &request.page_token).await?;
+        Ok(Response::new(pb::ListOrdersResponse { orders: page.into_iter().map(render::order).collect(), next_page_token }))
+    }
+
+    async fn record_contact(&self, _request: Request<pb::RecordContactRequest>) -> RpcResult<pb::RecordContactResponse> {
+        Err(not_yet("RecordContact"))
+    }
+
+    async fn record_feedback(&self, _request: Request<pb::RecordFeedbackRequest>) -> RpcResult<pb::RecordFeedbackResponse> {
+        Err(not_yet("RecordFeedback"))
+    }
+
+    async fn record_cart_event(
+        &self,
+        _request: Request<pb::RecordCartEventRequest>,
+    ) -> RpcResult<pb::RecordCartEventResponse> {
+        Err(not_yet("RecordCartEvent"))
+    }
+
+    async fn record_exposure(&self, _request: Request<pb::RecordExposureRequest>) -> RpcResult<pb::RecordExposureResponse> {
+        Err(not_yet("RecordExposure"))
+    }
+
+    type ImportRecordsStream = ResponseStream<pb::ImportRecordsResponse>;
+
+    async fn import_records(
+        &self,
+        _request: Request<Streaming<pb::ImportRecordsRequest>>,
+    ) -> RpcResult<Self::ImportRecordsStream> {
+        Err(not_yet("ImportRecords"))
+    }
+
+    type ExportCustomerFeaturesStream = ResponseStream<pb::ExportCustomerFeaturesResponse>;
+
+    async fn export_customer_features(
+        &self,
+        _request: Request<pb::ExportCustomerFeaturesRequest>,
+    ) -> RpcResult<Self::ExportCustomerFeaturesStream> {
+        Err(not_yet("ExportCustomerFeatures"))
+    }
+
+    type ExportSalesSeriesStream = ResponseStream<pb::ExportSalesSeriesResponse>;
+
+    async fn export_sales_series(
+        &self,
+        _request: Request<pb::ExportSalesSeriesRequest>,
+    ) -> RpcResult<Self::ExportSalesSeriesStream> {
+        Err(not_yet("ExportSalesSeries"))
+    }
+
+    async fn get_kpis(&self, _request: Request<pb::GetKpisRequest>) -> RpcResult<pb::GetKpisResponse> {
+        Err(not_yet("GetKpis"))
+    }
+
+    async fn get_pareto_report(
+        &self,
+        _request: Request<pb::GetParetoReportRequest>,
+    ) -> RpcResult<pb::GetParetoReportResponse> {
+        Err(not_yet("GetParetoReport"))
+    }
+
+    async fn list_lapsed_customers(
+        &self,
+        _request: Request<pb::ListLapsedCustomersRequest>,
+    ) -> RpcResult<pb::ListLapsedCustomersResponse> {
+        Err(not_yet("ListLapsedCustomers"))
+    }
+
+    async fn list_abandoned_carts(
+        &self,
+        _request: Request<pb::ListAbandonedCartsRequest>,
+    ) -> RpcResult<pb::ListAbandonedCartsResponse> {
+        Err(not_yet("ListAbandonedCarts"))
+    }
+
+    async fn evaluate_campaign(
+        &self,
+        _request: Request<pb::EvaluateCampaignRequest>,
+    ) -> RpcResult<pb::EvaluateCampaignResponse> {
+        Err(not_yet("EvaluateCampaign"))
+    }
+}

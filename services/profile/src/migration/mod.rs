@@ -1,0 +1,16 @@
+//! The profile service's schema. The same migrations serve SQLite and
+//! PostgreSQL; times are stored as integer microseconds since the Unix epoch
+//! (UTC) so both stores compare and bucket them identically.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261124_000001_initial::Migration)]
+    }
+}

@@ -1,0 +1,28 @@
+//! The profile service's storage: sea-orm entities and the queries over them.
+//! Every write that touches several rows runs in one transaction.
+
+pub mod customers;
+pub mod entities;
+pub mod idempotency;
+pub mod orders;
+
+/// Keyset pagination: a page token is the last row id seen, opaque to clients.
+pub mod page_token {
+    use patron_common::ServiceError;
+
+    pub fn encode(last_id: i64) -> String {
+        format!("p{last_id:x}")
+    }
+
+    /// The id after which the page starts (0 for the first page).
+    pub fn decode(token: &str) -> Result<i64, ServiceError> {
+        if token.is_empty() {
+            return Ok(0);
+        }
+        token
+            .strip_prefix('p')
+            .and_then(|hex| i64::from_str_radix(hex, 16).ok())
+            .filter(|id| *id > 0)
+            .ok_or_else(|| ServiceError::invalid("page_token", "is not a token this service issued"))
+    }
+}

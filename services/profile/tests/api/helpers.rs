@@ -1,0 +1,187 @@
+//! Spawns the profile service in-process on port 0 with a fresh database:
+//! a new SQLite file, or a new PostgreSQL database on the local server.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use patron_common::config::{DatabaseConfig, ServerConfig};
+use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
+use sea_orm::{ConnectionTrait, Database};
+use secrecy::SecretString;
+use tokio::sync::oneshot;
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+/// Where the local PostgreSQL lives; `make test` makes sure it runs.
+pub fn postgres_admin_url() -> String {
+    std::env::var("PATRON_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub addr: std::net::SocketAddr,
+    pub client: ProfileServiceClient<Channel>,
+    pub health: HealthClient<Channel>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
+    format!("{prefix}_{}_{}_{}", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A database URL for a fresh, empty database on `store`.
+pub async fn fresh_database(store: Store) -> String {
+    match store {
+        Store::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{}.db", unique_name("patron_profile")));
+            format!("sqlite://{}?mode=rwc", path.display())
+        }
+        Store::Postgres => {
+            let name = unique_name("patron_profile");
+            let admin = Database::connect(postgres_admin_url()).await.expect("PostgreSQL answers on 127.0.0.1:5432");
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+            let admin_url = postgres_admin_url();
+            let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin_url);
+            format!("{base}/{name}")
+        }
+    }
+}
+
+pub struct AppOptions {
+    pub database_url: String,
+    pub max_message_bytes: usize,
+    pub max_concurrent_calls: usize,
+}
+
+impl AppOptions {
+    pub async fn on(store: Store) -> Self {
+        Self { database_url: fresh_database(store).await, max_message_bytes: 4 * 1024 * 1024, max_concurrent_calls: 64 }
+    }
+}
+
+pub async fn spawn_app(store: Store) -> TestApp {
+    spawn_with(AppOptions::on(store).await).await
+}
+
+pub async fn spawn_with(options: AppOptions) -> TestApp {
+    let config = patron_profile::Config {
+        server: ServerConfig {
+            max_message_bytes: options.max_message_bytes,
+            max_concurrent_calls: options.max_concurrent_calls,
+            drain_timeout_ms: Duration::from_secs(5),
+            ..ServerConfig::default()
+        },
+        database: DatabaseConfig {
+            url: SecretString::from(options.database_url),
+            acquire_timeout_ms: Duration::from_millis(1500),
+            health_interval_ms: Duration::from_millis(100),
+            ..DatabaseConfig::default()
+        },
+        telemetry: Default::default(),
+    };
+    let application = patron_profile::Application::build(config).await.expect("service builds");
+    let addr = application.local_addr();
+    let (shutdown, stop) = oneshot::channel::<()>();
+    let task = tokio::spawn(application.run_until_stopped(async {
+        let _ = stop.await;
+    }));
+    let channel = Channel::from_shared(format!("http://{addr}")).expect("valid uri").connect_lazy();
+    let app = TestApp {
+        addr,
+        client: ProfileServiceClient::new(channel.clone()).max_decoding_message_size(64 * 1024 * 1024),
+        health: HealthClient::new(channel),
+        shutdown: Some(shutdown),
+        task: Some(task),
+    };
+    app.wait_for_health(ServingStatus::Serving, Duration::from_secs(20)).await;
+    app
+}
+
+impl TestApp {
+    pub async fn health_status(&self) -> Option<ServingStatus> {
+        let mut health = self.health.clone();
+        let response = health.check(HealthCheckRequest { service: String::new() }).await.ok()?;
+        ServingStatus::try_from(response.into_inner().status).ok()
+    }
+
+    /// Waits until health reports `wanted`; panics after `limit`.
+    pub async fn wait_for_health(&self, wanted: ServingStatus, limit: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            if self.health_status().await == Some(wanted) {
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < limit, "health did not become {wanted:?} within {limit:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Signals shutdown (as SIGTERM would) and waits for the server to stop.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await?,
+            None => Ok(()),
+        }
+    }
+
+    pub fn begin_shutdown(&mut self) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        self.task.take().expect("server task is running")
+    }
+}
+
+/// A TCP relay to PostgreSQL that a test can cut and restore, to play a
+/// database that goes away and comes back.
+pub struct DatabaseLink {
+    pub port: u16,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl DatabaseLink {
+    pub async fn start(target: std::net::SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
+        let port = listener.local_addr().expect("relay address").port();
+        let (open, watch) = tokio::sync::watch::channel(true);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else { continue };
+                if !*watch.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let mut watch = watch.clone();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|open| !*open) => {}
+                    }
+                });
+            }
+        });
+        Self { port, open }
+    }
+
+    pub fn cut(&self) {
+        let _ = self.open.send(false);
+    }
+
+    pub fn restore(&self) {
+        let _ = self.open.send(true);
+    }
+}
