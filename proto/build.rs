@@ -17,15 +17,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let file_descriptors = protox::compile(&protos, [&proto_root])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
-    std::fs::write(
-        out_dir.join("patron_descriptor.bin"),
-        prost::Message::encode_to_vec(&file_descriptors),
-    )?;
+    std::fs::write(out_dir.join("patron_descriptor.bin"), prost::Message::encode_to_vec(&file_descriptors))?;
 
-    tonic_prost_build::configure()
-        .build_client(true)
-        .build_server(true)
-        .compile_fds(file_descriptors)?;
+    tonic_prost_build::configure().build_client(true).build_server(true).compile_fds(file_descriptors)?;
     Ok(())
 }
 

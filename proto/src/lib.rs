@@ -7,36 +7,42 @@
 pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/patron_descriptor.bin"));
 
 pub mod common {
+    #[allow(clippy::all, clippy::pedantic)]
     pub mod v1 {
         tonic::include_proto!("patron.common.v1");
     }
 }
 
 pub mod profile {
+    #[allow(clippy::all, clippy::pedantic)]
     pub mod v1 {
         tonic::include_proto!("patron.profile.v1");
     }
 }
 
 pub mod segmentation {
+    #[allow(clippy::all, clippy::pedantic)]
     pub mod v1 {
         tonic::include_proto!("patron.segmentation.v1");
     }
 }
 
 pub mod forecast {
+    #[allow(clippy::all, clippy::pedantic)]
     pub mod v1 {
         tonic::include_proto!("patron.forecast.v1");
     }
 }
 
 pub mod churn {
+    #[allow(clippy::all, clippy::pedantic)]
     pub mod v1 {
         tonic::include_proto!("patron.churn.v1");
     }
 }
 
 pub mod gateway {
+    #[allow(clippy::all, clippy::pedantic)]
     pub mod v1 {
         tonic::include_proto!("patron.gateway.v1");
     }

@@ -26,9 +26,7 @@ where
     T: Serialize + DeserializeOwned,
 {
     let mut figment = Figment::from(Serialized::defaults(defaults));
-    let file = file
-        .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os(CONFIG_FILE_ENV).map(Into::into));
+    let file = file.map(Path::to_path_buf).or_else(|| std::env::var_os(CONFIG_FILE_ENV).map(Into::into));
     if let Some(path) = file {
         if !path.exists() {
             return Err(ConfigError(format!("configuration file {} does not exist", path.display())));
@@ -149,7 +147,7 @@ fn serialize_secret<S: serde::Serializer>(secret: &SecretString, serializer: S) 
 }
 
 /// Durations are written as integer milliseconds in files and environment.
-mod duration_ms {
+pub mod duration_ms {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};
@@ -164,6 +162,7 @@ mod duration_ms {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own large error.
 mod tests {
     use super::*;
 

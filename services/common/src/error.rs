@@ -94,7 +94,8 @@ impl From<sea_orm::DbErr> for ServiceError {
         use sea_orm::DbErr;
         match &error {
             DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => Self::Unavailable(format!("database: {error}")),
-            DbErr::Exec(sea_orm::RuntimeErr::SqlxError(inner)) | DbErr::Query(sea_orm::RuntimeErr::SqlxError(inner))
+            DbErr::Exec(sea_orm::RuntimeErr::SqlxError(inner))
+            | DbErr::Query(sea_orm::RuntimeErr::SqlxError(inner))
                 if is_connection_fault(inner) =>
             {
                 Self::Unavailable(format!("database: {error}"))

@@ -134,12 +134,7 @@ fn split_path(path: &str) -> (String, String) {
 }
 
 fn parse_code(value: &http::HeaderValue) -> Code {
-    value
-        .to_str()
-        .ok()
-        .and_then(|text| text.parse::<i32>().ok())
-        .map(Code::from_i32)
-        .unwrap_or(Code::Unknown)
+    value.to_str().ok().and_then(|text| text.parse::<i32>().ok()).map(Code::from_i32).unwrap_or(Code::Unknown)
 }
 
 fn trailers_only<B>(code: Code, message: &'static str) -> http::Response<ObservedBody<B>> {
@@ -198,7 +193,10 @@ impl<B: Body> Body for ObservedBody<B> {
     type Data = B::Data;
     type Error = B::Error;
 
-    fn poll_frame(self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let this = self.project();
         let Some(inner) = this.inner.as_pin_mut() else {
             return Poll::Ready(None);

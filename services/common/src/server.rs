@@ -112,7 +112,8 @@ impl GrpcServer {
         );
         let routes = add_reflection(routes.add_service(health_service), &self.grpc_services)?;
 
-        let metrics_task = self.metrics_listener.map(|listener| tokio::spawn(metrics::serve_metrics(listener, self.metrics.clone())));
+        let metrics_task =
+            self.metrics_listener.map(|listener| tokio::spawn(metrics::serve_metrics(listener, self.metrics.clone())));
 
         let (stop_serving, stop_signal) = tokio::sync::oneshot::channel::<()>();
         let server = tonic::transport::Server::builder()
@@ -148,7 +149,10 @@ impl GrpcServer {
         match tokio::time::timeout(self.config.drain_timeout_ms, &mut server).await {
             Ok(joined) => joined??,
             Err(_) => {
-                tracing::warn!(drain_timeout_ms = self.config.drain_timeout_ms.as_millis() as u64, "drain timed out; dropping remaining calls");
+                tracing::warn!(
+                    drain_timeout_ms = self.config.drain_timeout_ms.as_millis() as u64,
+                    "drain timed out; dropping remaining calls"
+                );
                 server.abort();
             }
         }
@@ -177,7 +181,8 @@ async fn watch_readiness<P: ReadinessProbe>(
 ) {
     let mut last: Option<bool> = None;
     loop {
-        let checked = tokio::time::timeout(interval.max(std::time::Duration::from_millis(200)) * 2, probe.check()).await;
+        let checked =
+            tokio::time::timeout(interval.max(std::time::Duration::from_millis(200)) * 2, probe.check()).await;
         let ready = match checked {
             Ok(Ok(())) => true,
             Ok(Err(ProbeError::Fatal(reason))) => {

@@ -16,10 +16,12 @@ use crate::server::{ProbeError, ReadinessProbe};
 /// reports NOT_SERVING) even while its database is down.
 pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbErr> {
     let url = config.url();
-    if let Some(path) = sqlite_file_path(url) {
-        if let Some(parent) = std::path::Path::new(path).parent().filter(|parent| !parent.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|error| DbErr::Custom(format!("cannot create {}: {error}", parent.display())))?;
-        }
+    let parent = sqlite_file_path(url)
+        .and_then(|path| std::path::Path::new(path).parent())
+        .filter(|parent| !parent.as_os_str().is_empty());
+    if let Some(parent) = parent {
+        std::fs::create_dir_all(parent)
+            .map_err(|error| DbErr::Custom(format!("cannot create {}: {error}", parent.display())))?;
     }
     let in_memory = url.contains(":memory:");
     let mut options = ConnectOptions::new(url.to_owned());
@@ -74,7 +76,8 @@ pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), Pr
         // WAL lets readers run beside the writer; it persists in the file.
         db.execute_unprepared("PRAGMA journal_mode=WAL").await.map_err(not_ready)?;
     }
-    let known: std::collections::HashSet<String> = M::migrations().iter().map(|migration| migration.name().to_owned()).collect();
+    let known: std::collections::HashSet<String> =
+        M::migrations().iter().map(|migration| migration.name().to_owned()).collect();
     let applied = M::get_applied_migrations(db).await.map_err(not_ready)?;
     if let Some(unknown) = applied.iter().find(|migration| !known.contains(migration.name())) {
         return Err(ProbeError::Fatal(format!(

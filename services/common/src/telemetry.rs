@@ -106,3 +106,21 @@ impl Injector for MetadataInjector<'_> {
         }
     }
 }
+
+/// Writes the current span's trace context into outgoing HTTP headers
+/// (for relayed calls that never become a tonic request).
+pub fn inject_current_context_into_headers(headers: &mut http::HeaderMap) {
+    let context = tracing::Span::current().context();
+    TraceContextPropagator::new().inject_context(&context, &mut HeaderInjector(headers));
+}
+
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        let Ok(name) = http::HeaderName::from_bytes(key.as_bytes()) else { return };
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            self.0.insert(name, value);
+        }
+    }
+}

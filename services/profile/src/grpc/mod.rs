@@ -36,7 +36,10 @@ fn not_yet(rpc: &str) -> Status {
 
 #[tonic::async_trait]
 impl ProfileService for ProfileApi {
-    async fn create_customer(&self, request: Request<pb::CreateCustomerRequest>) -> RpcResult<pb::CreateCustomerResponse> {
+    async fn create_customer(
+        &self,
+        request: Request<pb::CreateCustomerRequest>,
+    ) -> RpcResult<pb::CreateCustomerResponse> {
         let request = request.into_inner();
         let customer = parse::new_customer(request.customer.as_ref())?;
         let key = RequestKey::new(&request.request_id, "CreateCustomer");
@@ -51,7 +54,10 @@ impl ProfileService for ProfileApi {
         Ok(Response::new(pb::GetCustomerResponse { customer: Some(render::customer(customer)) }))
     }
 
-    async fn update_customer(&self, request: Request<pb::UpdateCustomerRequest>) -> RpcResult<pb::UpdateCustomerResponse> {
+    async fn update_customer(
+        &self,
+        request: Request<pb::UpdateCustomerRequest>,
+    ) -> RpcResult<pb::UpdateCustomerResponse> {
         let request = request.into_inner();
         let (customer_id, changes) = parse::customer_changes(request.customer.as_ref(), request.update_mask.as_ref())?;
         let key = RequestKey::new(&request.request_id, "UpdateCustomer");
@@ -103,7 +109,10 @@ impl ProfileService for ProfileApi {
         Ok(Response::new(pb::SetConsentResponse { customer: Some(render::customer(customer)) }))
     }
 
-    async fn erase_customer(&self, _request: Request<pb::EraseCustomerRequest>) -> RpcResult<pb::EraseCustomerResponse> {
+    async fn erase_customer(
+        &self,
+        _request: Request<pb::EraseCustomerRequest>,
+    ) -> RpcResult<pb::EraseCustomerResponse> {
         Err(not_yet("EraseCustomer"))
     }
 
@@ -146,15 +155,25 @@ impl ProfileService for ProfileApi {
         }
         validator.finish()?;
         let customer_id = (!request.customer_id.is_empty()).then_some(request.customer_id.as_str());
-        let (page, next_page_token) = orders::list(&self.db, customer_id, window, page_size, &request.page_token).await?;
-        Ok(Response::new(pb::ListOrdersResponse { orders: page.into_iter().map(render::order).collect(), next_page_token }))
+        let (page, next_page_token) =
+            orders::list(&self.db, customer_id, window, page_size, &request.page_token).await?;
+        Ok(Response::new(pb::ListOrdersResponse {
+            orders: page.into_iter().map(render::order).collect(),
+            next_page_token,
+        }))
     }
 
-    async fn record_contact(&self, _request: Request<pb::RecordContactRequest>) -> RpcResult<pb::RecordContactResponse> {
+    async fn record_contact(
+        &self,
+        _request: Request<pb::RecordContactRequest>,
+    ) -> RpcResult<pb::RecordContactResponse> {
         Err(not_yet("RecordContact"))
     }
 
-    async fn record_feedback(&self, _request: Request<pb::RecordFeedbackRequest>) -> RpcResult<pb::RecordFeedbackResponse> {
+    async fn record_feedback(
+        &self,
+        _request: Request<pb::RecordFeedbackRequest>,
+    ) -> RpcResult<pb::RecordFeedbackResponse> {
         Err(not_yet("RecordFeedback"))
     }
 
@@ -165,7 +184,10 @@ impl ProfileService for ProfileApi {
         Err(not_yet("RecordCartEvent"))
     }
 
-    async fn record_exposure(&self, _request: Request<pb::RecordExposureRequest>) -> RpcResult<pb::RecordExposureResponse> {
+    async fn record_exposure(
+        &self,
+        _request: Request<pb::RecordExposureRequest>,
+    ) -> RpcResult<pb::RecordExposureResponse> {
         Err(not_yet("RecordExposure"))
     }
 

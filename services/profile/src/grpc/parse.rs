@@ -18,11 +18,7 @@ use crate::domain::{currency, limits};
 /// How far in the future an event time may lie (clock skew between systems).
 const FUTURE_TOLERANCE_MICROS: i64 = MICROS_PER_DAY;
 
-pub fn timestamp(
-    validator: &mut Validator,
-    field: &str,
-    value: Option<&prost_types::Timestamp>,
-) -> Option<Micros> {
+pub fn timestamp(validator: &mut Validator, field: &str, value: Option<&prost_types::Timestamp>) -> Option<Micros> {
     let value = value?;
     if !(0..1_000_000_000).contains(&value.nanos) {
         validator.violation(field, "nanos must be in [0, 1e9)");
@@ -56,7 +52,11 @@ fn event_time(validator: &mut Validator, field: &str, value: Option<&prost_types
 }
 
 /// A `[start, end)` window; both ends required and ordered.
-pub fn window(validator: &mut Validator, field: &str, value: Option<&common_pb::TimeWindow>) -> Option<(Micros, Micros)> {
+pub fn window(
+    validator: &mut Validator,
+    field: &str,
+    value: Option<&common_pb::TimeWindow>,
+) -> Option<(Micros, Micros)> {
     let value = value?;
     let start = timestamp(validator, &format!("{field}.start_time"), value.start_time.as_ref());
     let end = timestamp(validator, &format!("{field}.end_time"), value.end_time.as_ref());
@@ -176,7 +176,8 @@ pub fn new_customer(value: Option<&pb::Customer>) -> Result<Customer, ServiceErr
     for (index, consent) in value.consents.iter().enumerate() {
         let channel = consent_channel(&mut validator, &format!("customer.consents[{index}].channel"), consent.channel);
         let state = consent_state(&mut validator, &format!("customer.consents[{index}].state"), consent.state);
-        let at = timestamp(&mut validator, &format!("customer.consents[{index}].update_time"), consent.update_time.as_ref());
+        let at =
+            timestamp(&mut validator, &format!("customer.consents[{index}].update_time"), consent.update_time.as_ref());
         if let (Some(channel), Some(state)) = (channel, state) {
             let duplicate = consents.insert(channel, Consent { state, update_time: at.unwrap_or_else(Micros::now) });
             validator.check(duplicate.is_none(), format!("customer.consents[{index}].channel"), "appears twice");
@@ -222,12 +223,19 @@ pub fn customer_changes(
                 changes.home_store_id =
                     Some(optional_text(&mut validator, "customer.home_store_id", &value.home_store_id, ID_CHARS))
             }
-            "region" => changes.region = Some(optional_text(&mut validator, "customer.region", &value.region, ID_CHARS)),
+            "region" => {
+                changes.region = Some(optional_text(&mut validator, "customer.region", &value.region, ID_CHARS))
+            }
             "tags" => changes.tags = Some(tags(&mut validator, "customer.tags", &value.tags)),
-            "attributes" => changes.attributes = Some(attributes(&mut validator, "customer.attributes", &value.attributes)),
+            "attributes" => {
+                changes.attributes = Some(attributes(&mut validator, "customer.attributes", &value.attributes))
+            }
             other => validator.violation(
                 "update_mask",
-                format!("{other:?} is not an updatable field (one of {}); consent changes go through SetConsent", MUTABLE.join(", ")),
+                format!(
+                    "{other:?} is not an updatable field (one of {}); consent changes go through SetConsent",
+                    MUTABLE.join(", ")
+                ),
             ),
         }
     }

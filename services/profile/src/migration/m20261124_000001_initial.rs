@@ -47,7 +47,12 @@ impl MigrationTrait for Migration {
                     .col(big_integer("customer_id"))
                     .col(string_len("tag", 128))
                     .primary_key(Index::create().col("customer_id").col("tag"))
-                    .foreign_key(ForeignKey::create().from("customer_tags", "customer_id").to("customers", "id").on_delete(ForeignKeyAction::Cascade))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("customer_tags", "customer_id")
+                            .to("customers", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -64,7 +69,12 @@ impl MigrationTrait for Migration {
                     // Canonical text form, compared by filters.
                     .col(text("value"))
                     .primary_key(Index::create().col("customer_id").col("name"))
-                    .foreign_key(ForeignKey::create().from("customer_attributes", "customer_id").to("customers", "id").on_delete(ForeignKeyAction::Cascade))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("customer_attributes", "customer_id")
+                            .to("customers", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -78,7 +88,12 @@ impl MigrationTrait for Migration {
                     .col(small_integer("state"))
                     .col(big_integer("update_time_us"))
                     .primary_key(Index::create().col("customer_id").col("channel"))
-                    .foreign_key(ForeignKey::create().from("customer_consents", "customer_id").to("customers", "id").on_delete(ForeignKeyAction::Cascade))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("customer_consents", "customer_id")
+                            .to("customers", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -99,7 +114,12 @@ impl MigrationTrait for Migration {
                     .col(small_integer("status"))
                     .col(big_integer("total_minor"))
                     .col(big_integer("units"))
-                    .foreign_key(ForeignKey::create().from("orders", "customer_id").to("customers", "id").on_delete(ForeignKeyAction::SetNull))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("orders", "customer_id")
+                            .to("customers", "id")
+                            .on_delete(ForeignKeyAction::SetNull),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -119,7 +139,12 @@ impl MigrationTrait for Migration {
                     .col(big_integer("discount_minor"))
                     .col(big_integer_null("unit_cost_minor"))
                     .primary_key(Index::create().col("order_id").col("line_number"))
-                    .foreign_key(ForeignKey::create().from("order_lines", "order_id").to("orders", "id").on_delete(ForeignKeyAction::Cascade))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("order_lines", "order_id")
+                            .to("orders", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -137,7 +162,12 @@ impl MigrationTrait for Migration {
                     .col(boolean("complaint"))
                     .col(big_integer("open_time_us"))
                     .col(big_integer_null("resolve_time_us"))
-                    .foreign_key(ForeignKey::create().from("support_contacts", "customer_id").to("customers", "id").on_delete(ForeignKeyAction::SetNull))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("support_contacts", "customer_id")
+                            .to("customers", "id")
+                            .on_delete(ForeignKeyAction::SetNull),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -155,7 +185,12 @@ impl MigrationTrait for Migration {
                     .col(text("comment"))
                     .col(string_len("touchpoint", 128))
                     .col(big_integer("submit_time_us"))
-                    .foreign_key(ForeignKey::create().from("feedback", "customer_id").to("customers", "id").on_delete(ForeignKeyAction::SetNull))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("feedback", "customer_id")
+                            .to("customers", "id")
+                            .on_delete(ForeignKeyAction::SetNull),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -174,7 +209,12 @@ impl MigrationTrait for Migration {
                     .col(big_integer("value_minor"))
                     .col(string_len("currency_code", 3))
                     .col(string_len("order_external_id", 128))
-                    .foreign_key(ForeignKey::create().from("cart_events", "customer_id").to("customers", "id").on_delete(ForeignKeyAction::SetNull))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("cart_events", "customer_id")
+                            .to("customers", "id")
+                            .on_delete(ForeignKeyAction::SetNull),
+                    )
                     .to_owned(),
             )
             .await?;
@@ -190,7 +230,12 @@ impl MigrationTrait for Migration {
                     .col(string_len("variant", 128))
                     .col(big_integer("customer_id"))
                     .col(big_integer("expose_time_us"))
-                    .foreign_key(ForeignKey::create().from("campaign_exposures", "customer_id").to("customers", "id").on_delete(ForeignKeyAction::Cascade))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from("campaign_exposures", "customer_id")
+                            .to("customers", "id")
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
                     .to_owned(),
             )
             .await?;

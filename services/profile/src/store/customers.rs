@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use patron_common::ServiceError;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, SqlErr, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 
 use super::entities::{customer, customer_attribute, customer_consent, customer_tag, order};
@@ -20,7 +20,11 @@ use crate::domain::time::Micros;
 
 const RESOURCE: &str = "customer";
 
-pub async fn create(db: &DatabaseConnection, customer: &Customer, key: Option<&RequestKey>) -> Result<Customer, ServiceError> {
+pub async fn create(
+    db: &DatabaseConnection,
+    customer: &Customer,
+    key: Option<&RequestKey>,
+) -> Result<Customer, ServiceError> {
     if let Some(existing) = idempotency::previous(db, key).await? {
         return get(db, &existing).await;
     }
@@ -235,11 +239,8 @@ pub async fn list(
 
 /// Customers whose first (or last) completed order falls in [start, end).
 fn purchase_window_query(first: bool, start: Micros, end: Micros) -> sea_orm::sea_query::SelectStatement {
-    let bound = if first {
-        Expr::col(order::Column::PlaceTimeUs).min()
-    } else {
-        Expr::col(order::Column::PlaceTimeUs).max()
-    };
+    let bound =
+        if first { Expr::col(order::Column::PlaceTimeUs).min() } else { Expr::col(order::Column::PlaceTimeUs).max() };
     Query::select()
         .column(order::Column::CustomerId)
         .from(order::Entity)
@@ -316,7 +317,8 @@ async fn upsert_consent(
 }
 
 async fn tags_of(db: &impl ConnectionTrait, ids: &[i64]) -> Result<HashMap<i64, BTreeSet<String>>, ServiceError> {
-    let rows = customer_tag::Entity::find().filter(customer_tag::Column::CustomerId.is_in(ids.to_vec())).all(db).await?;
+    let rows =
+        customer_tag::Entity::find().filter(customer_tag::Column::CustomerId.is_in(ids.to_vec())).all(db).await?;
     let mut tags: HashMap<i64, BTreeSet<String>> = HashMap::new();
     for row in rows {
         tags.entry(row.customer_id).or_default().insert(row.tag);

@@ -28,7 +28,11 @@ pub async fn previous(db: &impl ConnectionTrait, key: Option<&RequestKey>) -> Re
 }
 
 /// Records the key inside the caller's transaction.
-pub async fn remember(db: &impl ConnectionTrait, key: Option<&RequestKey>, resource_id: &str) -> Result<(), ServiceError> {
+pub async fn remember(
+    db: &impl ConnectionTrait,
+    key: Option<&RequestKey>,
+    resource_id: &str,
+) -> Result<(), ServiceError> {
     let Some(key) = key else { return Ok(()) };
     idempotency_key::ActiveModel {
         request_id: Set(key.request_id.clone()),

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use patron_common::ServiceError;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::entities::{customer, order, order_line};
@@ -19,7 +19,11 @@ use crate::domain::time::Micros;
 const RESOURCE: &str = "order";
 
 /// Inserts or replaces the order; returns it and whether it was new.
-pub async fn record(db: &DatabaseConnection, order: &Order, key: Option<&RequestKey>) -> Result<(Order, bool), ServiceError> {
+pub async fn record(
+    db: &DatabaseConnection,
+    order: &Order,
+    key: Option<&RequestKey>,
+) -> Result<(Order, bool), ServiceError> {
     if let Some(existing) = idempotency::previous(db, key).await? {
         return Ok((get(db, &existing).await?, false));
     }
@@ -71,7 +75,11 @@ pub async fn write(db: &impl ConnectionTrait, order: &Order) -> Result<bool, Ser
 }
 
 /// The internal id of the customer, creating a bare record when unknown.
-pub async fn ensure_customer(db: &impl ConnectionTrait, customer_id: &str, seen_at: Micros) -> Result<i64, ServiceError> {
+pub async fn ensure_customer(
+    db: &impl ConnectionTrait,
+    customer_id: &str,
+    seen_at: Micros,
+) -> Result<i64, ServiceError> {
     if let Some(row) = customer::Entity::find().filter(customer::Column::ExternalId.eq(customer_id)).one(db).await? {
         return Ok(row.id);
     }
@@ -170,10 +178,12 @@ async fn hydrate(db: &impl ConnectionTrait, rows: Vec<order::Model>) -> Result<V
                 customer_id: row.customer_id.and_then(|id| external.get(&id).cloned()),
                 lines: lines.remove(&row.id).unwrap_or_default(),
                 place_time: Micros(row.place_time_us),
-                channel: SalesChannel::from_code(i32::from(row.channel))
-                    .ok_or_else(|| ServiceError::internal(format!("order {} has channel {}", row.external_id, row.channel)))?,
-                status: OrderStatus::from_code(i32::from(row.status))
-                    .ok_or_else(|| ServiceError::internal(format!("order {} has status {}", row.external_id, row.status)))?,
+                channel: SalesChannel::from_code(i32::from(row.channel)).ok_or_else(|| {
+                    ServiceError::internal(format!("order {} has channel {}", row.external_id, row.channel))
+                })?,
+                status: OrderStatus::from_code(i32::from(row.status)).ok_or_else(|| {
+                    ServiceError::internal(format!("order {} has status {}", row.external_id, row.status))
+                })?,
                 order_id: row.external_id,
                 store_id: row.store_id,
                 region: row.region,

@@ -25,14 +25,20 @@ pub fn customer(id: &str) -> pb::Customer {
         tags: vec!["vip".to_owned()],
         attributes: [
             ("shoe_size".to_owned(), pb::AttributeValue { value: Some(pb::attribute_value::Value::NumberValue(38.5)) }),
-            ("birthday".to_owned(), pb::AttributeValue { value: Some(pb::attribute_value::Value::DateValue("1815-12-10".to_owned())) }),
+            (
+                "birthday".to_owned(),
+                pb::AttributeValue { value: Some(pb::attribute_value::Value::DateValue("1815-12-10".to_owned())) },
+            ),
         ]
         .into(),
         ..Default::default()
     }
 }
 
-pub async fn create(client: &mut pb::profile_service_client::ProfileServiceClient<tonic::transport::Channel>, customer: pb::Customer) -> pb::Customer {
+pub async fn create(
+    client: &mut pb::profile_service_client::ProfileServiceClient<tonic::transport::Channel>,
+    customer: pb::Customer,
+) -> pb::Customer {
     client
         .create_customer(pb::CreateCustomerRequest { request_id: String::new(), customer: Some(customer) })
         .await
@@ -48,7 +54,8 @@ async fn create_get_update_round_trip(store: Store) {
     assert_eq!(created.email, "ada@example.com");
     assert!(created.create_time.is_some());
 
-    let fetched = app.client.get_customer(pb::GetCustomerRequest { customer_id: "c-1".into() }).await.unwrap().into_inner();
+    let fetched =
+        app.client.get_customer(pb::GetCustomerRequest { customer_id: "c-1".into() }).await.unwrap().into_inner();
     assert_eq!(fetched.customer.as_ref(), Some(&created));
 
     let mut changed = customer("c-1");
@@ -90,7 +97,10 @@ async fn malformed_customer_names_every_bad_field(store: Store) {
     let mut app = spawn_app(store).await;
     let mut bad = customer("");
     bad.email = "not-an-email".to_owned();
-    bad.attributes.insert("when".to_owned(), pb::AttributeValue { value: Some(pb::attribute_value::Value::DateValue("2026-13-01".into())) });
+    bad.attributes.insert(
+        "when".to_owned(),
+        pb::AttributeValue { value: Some(pb::attribute_value::Value::DateValue("2026-13-01".into())) },
+    );
     let status = app
         .client
         .create_customer(pb::CreateCustomerRequest { request_id: String::new(), customer: Some(bad) })
@@ -117,7 +127,12 @@ async fn text_is_stored_verbatim(store: Store) {
     let created = create(&mut app.client, hostile.clone()).await;
     assert_eq!(created.customer_id, hostile.customer_id);
     assert_eq!(created.name, hostile.name);
-    let fetched = app.client.get_customer(pb::GetCustomerRequest { customer_id: hostile.customer_id.clone() }).await.unwrap().into_inner();
+    let fetched = app
+        .client
+        .get_customer(pb::GetCustomerRequest { customer_id: hostile.customer_id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(fetched.customer.unwrap().name, hostile.name);
     let other = app
         .client
@@ -142,7 +157,11 @@ async fn tags_consent_and_filters(store: Store) {
 
     let tagged = app
         .client
-        .tag_customer(pb::TagCustomerRequest { request_id: String::new(), customer_id: "c-2".into(), tags: vec!["vip".into(), "new".into()] })
+        .tag_customer(pb::TagCustomerRequest {
+            request_id: String::new(),
+            customer_id: "c-2".into(),
+            tags: vec!["vip".into(), "new".into()],
+        })
         .await
         .unwrap()
         .into_inner()
@@ -151,7 +170,11 @@ async fn tags_consent_and_filters(store: Store) {
     assert_eq!(tagged.tags, ["new", "vip"]);
     let untagged = app
         .client
-        .untag_customer(pb::UntagCustomerRequest { request_id: String::new(), customer_id: "c-2".into(), tags: vec!["new".into()] })
+        .untag_customer(pb::UntagCustomerRequest {
+            request_id: String::new(),
+            customer_id: "c-2".into(),
+            tags: vec!["new".into()],
+        })
         .await
         .unwrap()
         .into_inner()
@@ -188,19 +211,32 @@ async fn tags_consent_and_filters(store: Store) {
     };
     assert_eq!(list(pb::CustomerFilter { tags: vec!["vip".into()], ..Default::default() }).await, ["c-1", "c-2"]);
     assert_eq!(list(pb::CustomerFilter { region: "south".into(), ..Default::default() }).await, ["c-2"]);
-    assert_eq!(list(pb::CustomerFilter { consent_granted: pb::ConsentChannel::Email as i32, ..Default::default() }).await, ["c-2"]);
     assert_eq!(
-        list(pb::CustomerFilter { attribute_equals: [("shoe_size".to_owned(), "38.5".to_owned())].into(), ..Default::default() }).await,
+        list(pb::CustomerFilter { consent_granted: pb::ConsentChannel::Email as i32, ..Default::default() }).await,
+        ["c-2"]
+    );
+    assert_eq!(
+        list(pb::CustomerFilter {
+            attribute_equals: [("shoe_size".to_owned(), "38.5".to_owned())].into(),
+            ..Default::default()
+        })
+        .await,
         ["c-1", "c-2"]
     );
 
     let bad_consent = app
         .client
-        .set_consent(pb::SetConsentRequest { request_id: String::new(), customer_id: "c-2".into(), channel: 0, state: 9 })
+        .set_consent(pb::SetConsentRequest {
+            request_id: String::new(),
+            customer_id: "c-2".into(),
+            channel: 0,
+            state: 9,
+        })
         .await
         .unwrap_err();
     assert_eq!(bad_consent.code(), Code::InvalidArgument);
-    let fields: Vec<String> = bad_consent.get_details_bad_request().unwrap().field_violations.into_iter().map(|v| v.field).collect();
+    let fields: Vec<String> =
+        bad_consent.get_details_bad_request().unwrap().field_violations.into_iter().map(|v| v.field).collect();
     assert_eq!(fields, ["channel", "state"]);
     app.stop().await.unwrap();
 }
@@ -212,10 +248,15 @@ async fn request_id_makes_retries_idempotent(store: Store) {
     let retried = app.client.create_customer(request).await.expect("a retry is not a conflict").into_inner();
     assert_eq!(first, retried);
 
-    let tag = pb::TagCustomerRequest { request_id: "req-2".into(), customer_id: "c-1".into(), tags: vec!["gold".into()] };
+    let tag =
+        pb::TagCustomerRequest { request_id: "req-2".into(), customer_id: "c-1".into(), tags: vec!["gold".into()] };
     app.client.tag_customer(tag.clone()).await.unwrap();
     app.client
-        .untag_customer(pb::UntagCustomerRequest { request_id: "req-3".into(), customer_id: "c-1".into(), tags: vec!["gold".into()] })
+        .untag_customer(pb::UntagCustomerRequest {
+            request_id: "req-3".into(),
+            customer_id: "c-1".into(),
+            tags: vec!["gold".into()],
+        })
         .await
         .unwrap();
     let replayed = app.client.tag_customer(tag).await.unwrap().into_inner().customer.unwrap();

@@ -10,9 +10,9 @@ use sea_orm::{ConnectionTrait, Database};
 use secrecy::SecretString;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 /// Where the local PostgreSQL lives; `make test` makes sure it runs.
 pub fn postgres_admin_url() -> String {

@@ -78,7 +78,9 @@ async fn shutdown_lets_in_flight_calls_finish_and_refuses_new_ones() {
             let mut client = app.client.clone();
             tokio::spawn(async move {
                 let customer = pb::Customer { customer_id: format!("c-{index}"), ..Default::default() };
-                client.create_customer(pb::CreateCustomerRequest { request_id: String::new(), customer: Some(customer) }).await
+                client
+                    .create_customer(pb::CreateCustomerRequest { request_id: String::new(), customer: Some(customer) })
+                    .await
             })
         })
         .collect();

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the workspace's tests and ends with one summary line over every test
+# binary ("N passed, N failed"), so a reader (or CI) sees the total at a glance.
+set -uo pipefail
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+awk '/^test result:/ { passed += $4; failed += $6 } END { printf "%d passed, %d failed\n", passed, failed }' "$log"
+exit "$status"

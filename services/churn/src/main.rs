@@ -1,0 +1,13 @@
+//! `patron-churn`: runs the churn service.
+
+use clap::Parser;
+use patron_common::cli::ServiceArgs;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = ServiceArgs::parse();
+    let config = patron_churn::Config::load(args.config.as_deref())?;
+    let _telemetry = patron_common::telemetry::init("churn", &config.telemetry)?;
+    let application = patron_churn::Application::build(config).await?;
+    application.run_until_stopped(patron_common::shutdown_signal()).await
+}

@@ -1,0 +1,226 @@
+//! `patron up`: runs the whole suite as separate processes on 127.0.0.1, each
+//! backend with its own SQLite database under the data directory, waits until
+//! every process reports SERVING, prints how to call it, and stops them all
+//! cleanly on Ctrl-C or SIGTERM.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+#[derive(Debug, clap::Args)]
+pub struct UpArgs {
+    /// Port of the gateway; the backends listen on PORT+10..PORT+13 and
+    /// metrics on PORT+20..PORT+24.
+    #[arg(long, default_value_t = 50051, env = "PATRON_PORT")]
+    port: u16,
+    /// Where the services keep their SQLite databases.
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    /// Directory holding the patron-* binaries; default: beside this one.
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// How long to wait for every service to report SERVING.
+    #[arg(long, default_value_t = 60)]
+    ready_timeout_secs: u64,
+}
+
+struct Process {
+    name: &'static str,
+    port: u16,
+    metrics_port: u16,
+    child: Child,
+}
+
+const BACKENDS: [&str; 4] = ["profile", "segmentation", "forecast", "churn"];
+
+pub async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let bin_dir = match &args.bin_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_exe()?.parent().context("locating the patron binaries")?.to_path_buf(),
+    };
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let port_of = |offset: u16| args.port.checked_add(offset).context("--port is too high for the suite's port range");
+
+    let mut processes = Vec::new();
+    let started = start_all(&args, &bin_dir, &port_of, &mut processes).await;
+    let ready = match started {
+        Ok(()) => wait_until_serving(&mut processes, Duration::from_secs(args.ready_timeout_secs)).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = ready {
+        stop_all(&mut processes).await;
+        return Err(error);
+    }
+    print_banner(&processes, &args.data_dir);
+
+    let stopped_by = tokio::select! {
+        () = shutdown_signal() => None,
+        exited = first_exit(&mut processes) => Some(exited),
+    };
+    if let Some((name, status)) = &stopped_by {
+        eprintln!("patron: {name} exited unexpectedly ({status}); stopping the suite");
+    }
+    stop_all(&mut processes).await;
+    match stopped_by {
+        Some((name, _)) => bail!("{name} stopped unexpectedly"),
+        None => Ok(()),
+    }
+}
+
+async fn start_all(
+    args: &UpArgs,
+    bin_dir: &Path,
+    port_of: &impl Fn(u16) -> anyhow::Result<u16>,
+    processes: &mut Vec<Process>,
+) -> anyhow::Result<()> {
+    let mut backend_urls = Vec::new();
+    for (index, name) in BACKENDS.into_iter().enumerate() {
+        let offset = u16::try_from(index).unwrap_or(0);
+        let port = port_of(10 + offset)?;
+        let database = args.data_dir.join(format!("{name}.db"));
+        let metrics_port = port_of(21 + offset)?;
+        let mut command = service_command(args, bin_dir, name, port, metrics_port)?;
+        command.env("PATRON_DATABASE__URL", format!("sqlite://{}?mode=rwc", database.display()));
+        let child = command.spawn().with_context(|| format!("starting patron-{name}"))?;
+        processes.push(Process { name, port, metrics_port, child });
+        backend_urls.push((name, format!("http://127.0.0.1:{port}")));
+    }
+    let gateway_port = port_of(0)?;
+    let metrics_port = port_of(20)?;
+    let mut command = service_command(args, bin_dir, "gateway", gateway_port, metrics_port)?;
+    for (name, url) in backend_urls {
+        command.env(format!("PATRON_BACKENDS__{}", name.to_uppercase()), url);
+    }
+    let child = command.spawn().context("starting patron-gateway")?;
+    processes.push(Process { name: "gateway", port: gateway_port, metrics_port, child });
+    Ok(())
+}
+
+/// The command for one service; its output goes to `<data>/logs/<name>.log`
+/// so the terminal keeps only the suite's own messages.
+fn service_command(args: &UpArgs, bin_dir: &Path, name: &str, port: u16, metrics_port: u16) -> anyhow::Result<Command> {
+    let binary = bin_dir.join(format!("patron-{name}"));
+    if !binary.exists() {
+        bail!("{} is missing; build it with `cargo build --release --workspace --bins`", binary.display());
+    }
+    let logs = args.data_dir.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let log = std::fs::File::create(logs.join(format!("{name}.log")))?;
+    let mut command = Command::new(binary);
+    command
+        .env("PATRON_SERVER__LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("PATRON_SERVER__METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    Ok(command)
+}
+
+async fn wait_until_serving(processes: &mut [Process], limit: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + limit;
+    for process in processes.iter_mut() {
+        loop {
+            if let Some(status) = process.child.try_wait()? {
+                bail!("patron-{} exited during start-up ({status})", process.name);
+            }
+            if health_of(process.port).await == Some(ServingStatus::Serving) {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("patron-{} did not report SERVING within {limit:?}", process.name);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    Ok(())
+}
+
+async fn health_of(port: u16) -> Option<ServingStatus> {
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://127.0.0.1:{port}"))
+        .ok()?
+        .connect_timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .ok()?;
+    let mut client = HealthClient::new(channel);
+    let response = client.check(HealthCheckRequest { service: String::new() }).await.ok()?;
+    ServingStatus::try_from(response.into_inner().status).ok()
+}
+
+fn print_banner(processes: &[Process], data_dir: &Path) {
+    let gateway = processes.iter().find(|process| process.name == "gateway").map_or(0, |process| process.port);
+    println!("Patron is up. Data in {0}/, service logs in {0}/logs/.", data_dir.display());
+    println!();
+    for process in processes {
+        println!(
+            "  {:<13} 127.0.0.1:{:<6} SERVING  (metrics: http://127.0.0.1:{}/metrics)",
+            process.name, process.port, process.metrics_port
+        );
+    }
+    println!();
+    println!("Call it through the gateway:");
+    println!("  grpcurl -plaintext 127.0.0.1:{gateway} list");
+    println!(
+        "  grpcurl -plaintext -d '{{\"customer\":{{\"customer_id\":\"c-1\",\"name\":\"Ada\"}}}}' 127.0.0.1:{gateway} patron.profile.v1.ProfileService/CreateCustomer"
+    );
+    println!(
+        "  grpcurl -plaintext -d '{{\"customer_id\":\"c-1\"}}' 127.0.0.1:{gateway} patron.profile.v1.ProfileService/GetCustomer"
+    );
+    println!();
+    println!("Press Ctrl-C to stop every service.");
+}
+
+/// Resolves with the name and status of the first process that exits.
+async fn first_exit(processes: &mut [Process]) -> (&'static str, String) {
+    loop {
+        for process in processes.iter_mut() {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                return (process.name, status.to_string());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// SIGTERM to everyone (the gateway first, so no new calls reach the
+/// backends), then a bounded wait, then SIGKILL for stragglers.
+async fn stop_all(processes: &mut [Process]) {
+    for process in processes.iter().rev() {
+        if let Some(pid) = process.child.id().and_then(|pid| i32::try_from(pid).ok()) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+    }
+    for process in processes.iter_mut() {
+        match tokio::time::timeout(Duration::from_secs(20), process.child.wait()).await {
+            Ok(Ok(status)) if status.success() => {}
+            Ok(Ok(status)) => eprintln!("patron: {} stopped with {status}", process.name),
+            Ok(Err(error)) => eprintln!("patron: waiting for {}: {error}", process.name),
+            Err(_) => {
+                eprintln!("patron: {} did not stop in time; killing it", process.name);
+                let _ = process.child.kill().await;
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(signal) => signal,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}

@@ -1,0 +1,9 @@
+//! The forecast service: sales and demand forecasts per SKU, store, segment
+//! and in total, learned from the profile service's time-series export.
+
+pub mod config;
+pub mod migration;
+pub mod startup;
+
+pub use config::Config;
+pub use startup::Application;

@@ -1,0 +1,13 @@
+//! `patron-gateway`: runs the gateway.
+
+use clap::Parser;
+use patron_common::cli::ServiceArgs;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = ServiceArgs::parse();
+    let config = patron_gateway::Config::load(args.config.as_deref())?;
+    let _telemetry = patron_common::telemetry::init("gateway", &config.telemetry)?;
+    let application = patron_gateway::Application::build(config).await?;
+    application.run_until_stopped(patron_common::shutdown_signal()).await
+}

@@ -1,0 +1,9 @@
+//! The segmentation service: behavioural customer segments learned with
+//! k-means over the profile service's feature export.
+
+pub mod config;
+pub mod migration;
+pub mod startup;
+
+pub use config::Config;
+pub use startup::Application;

@@ -1,0 +1,101 @@
+//! Helpers for the cross-service suite: run `patron up` as a real process on
+//! free ports and a temporary data directory, and stop it as an operator would.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tonic::transport::Channel;
+
+pub mod load;
+
+/// The directory holding this build's binaries (`target/debug` or `target/release`).
+pub fn binaries_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("own binary path");
+    let dir = exe.parent().expect("binary directory");
+    // Test binaries live in target/<profile>/deps, other binaries in target/<profile>.
+    if dir.ends_with("deps") { dir.parent().expect("target directory").to_path_buf() } else { dir.to_path_buf() }
+}
+
+/// A port base whose range (base .. base+24) is free right now.
+pub fn free_port_base() -> u16 {
+    for _ in 0..200 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+        let base = listener.local_addr().expect("address").port();
+        drop(listener);
+        if base > 60_000 {
+            continue;
+        }
+        let all_free = (0..25).all(|offset| std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_ok());
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no free port range found");
+}
+
+pub struct Suite {
+    pub gateway_port: u16,
+    pub data_dir: PathBuf,
+    child: Child,
+    pub banner: Vec<String>,
+}
+
+impl Suite {
+    /// Runs `patron up` and waits for its banner.
+    pub async fn up() -> Self {
+        let port = free_port_base();
+        let data_dir = std::env::temp_dir().join(format!("patron-suite-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let bin_dir = binaries_dir();
+        let mut child = Command::new(bin_dir.join("patron"))
+            .args(["up", "--port", &port.to_string(), "--data-dir"])
+            .arg(&data_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("patron binary is built (make test builds every binary first)");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let mut banner = Vec::new();
+        let ready = tokio::time::timeout(Duration::from_secs(90), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let done = line.starts_with("Press Ctrl-C");
+                banner.push(line);
+                if done {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(ready, Ok(true), "patron up did not come up; it printed: {banner:#?}");
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { gateway_port: port, data_dir, child, banner }
+    }
+
+    pub fn port(&self, offset: u16) -> u16 {
+        self.gateway_port + offset
+    }
+
+    pub fn gateway(&self) -> Channel {
+        Channel::from_shared(format!("http://127.0.0.1:{}", self.gateway_port)).expect("uri").connect_lazy()
+    }
+
+    /// SIGTERM, as a terminal's Ctrl-C or an orchestrator would send; returns the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().and_then(|pid| i32::try_from(pid).ok()).expect("running");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).expect("signal");
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("patron up stops within its drain bound")
+            .expect("exit status");
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        status
+    }
+}

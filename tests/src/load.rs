@@ -1,0 +1,79 @@
+//! A closed-loop gRPC load generator: `concurrency` workers each send the
+//! next call as soon as the previous one answers, for a fixed duration.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use tonic::Code;
+
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub calls: usize,
+    pub errors: usize,
+    pub codes: std::collections::BTreeMap<String, usize>,
+    pub elapsed: Duration,
+    pub p50: Duration,
+    pub p90: Duration,
+    pub p99: Duration,
+    pub max: Duration,
+}
+
+impl LoadReport {
+    pub fn throughput(&self) -> f64 {
+        self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Runs `call` from `concurrency` workers for `duration`.
+pub async fn closed_loop<F, Fut>(concurrency: usize, duration: Duration, call: F) -> LoadReport
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<(), tonic::Status>> + Send,
+{
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let call = call.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut codes = Vec::new();
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    let outcome = call().await;
+                    latencies.push(sent.elapsed());
+                    codes.push(outcome.map(|()| Code::Ok).unwrap_or_else(|status| status.code()));
+                }
+                (latencies, codes)
+            })
+        })
+        .collect();
+    let mut latencies = Vec::new();
+    let mut codes = std::collections::BTreeMap::new();
+    for worker in workers {
+        let Ok((worker_latencies, worker_codes)) = worker.await else { continue };
+        latencies.extend(worker_latencies);
+        for code in worker_codes {
+            *codes.entry(format!("{code:?}")).or_insert(0) += 1;
+        }
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let quantile = |q: f64| {
+        if latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let index = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[index]
+    };
+    LoadReport {
+        calls: latencies.len(),
+        errors: codes.iter().filter(|(code, _)| code.as_str() != "Ok").map(|(_, count)| count).sum(),
+        p50: quantile(0.50),
+        p90: quantile(0.90),
+        p99: quantile(0.99),
+        max: latencies.last().copied().unwrap_or_default(),
+        codes,
+        elapsed,
+    }
+}

@@ -1,0 +1,3 @@
+//! The whole suite as separate processes, driven through the gateway.
+
+mod startup;
