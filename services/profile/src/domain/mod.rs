@@ -3,6 +3,7 @@
 
 pub mod currency;
 pub mod customer;
+pub mod events;
 pub mod limits;
 pub mod order;
 pub mod time;

@@ -1,6 +1,7 @@
 //! The gRPC adapter: parse the request, call the store or domain, render the
 //! answer. No business rule lives here.
 
+mod import;
 mod parse;
 mod render;
 
@@ -14,7 +15,7 @@ use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::store::idempotency::RequestKey;
-use crate::store::{customers, orders};
+use crate::store::{customers, events, orders};
 
 pub struct ProfileApi {
     db: DatabaseConnection,
@@ -163,41 +164,78 @@ impl ProfileService for ProfileApi {
         }))
     }
 
-    async fn record_contact(
-        &self,
-        _request: Request<pb::RecordContactRequest>,
-    ) -> RpcResult<pb::RecordContactResponse> {
-        Err(not_yet("RecordContact"))
+    async fn record_contact(&self, request: Request<pb::RecordContactRequest>) -> RpcResult<pb::RecordContactResponse> {
+        let request = request.into_inner();
+        let Some(value) = request.contact.as_ref() else {
+            return Err(ServiceError::invalid("contact", "is required").into());
+        };
+        let mut validator = Validator::new();
+        let parsed = parse::contact(&mut validator, "contact", value);
+        validator.finish()?;
+        let key = RequestKey::new(&request.request_id, "RecordContact");
+        let (stored, created) = events::record_contact(&self.db, &parsed, key.as_ref()).await?;
+        Ok(Response::new(pb::RecordContactResponse { contact: Some(render::contact(stored)), created }))
     }
 
     async fn record_feedback(
         &self,
-        _request: Request<pb::RecordFeedbackRequest>,
+        request: Request<pb::RecordFeedbackRequest>,
     ) -> RpcResult<pb::RecordFeedbackResponse> {
-        Err(not_yet("RecordFeedback"))
+        let request = request.into_inner();
+        let Some(value) = request.feedback.as_ref() else {
+            return Err(ServiceError::invalid("feedback", "is required").into());
+        };
+        let mut validator = Validator::new();
+        let parsed = parse::feedback(&mut validator, "feedback", value);
+        validator.finish()?;
+        let key = RequestKey::new(&request.request_id, "RecordFeedback");
+        let (stored, created) = events::record_feedback(&self.db, &parsed, key.as_ref()).await?;
+        Ok(Response::new(pb::RecordFeedbackResponse { feedback: Some(render::feedback(stored)), created }))
     }
 
     async fn record_cart_event(
         &self,
-        _request: Request<pb::RecordCartEventRequest>,
+        request: Request<pb::RecordCartEventRequest>,
     ) -> RpcResult<pb::RecordCartEventResponse> {
-        Err(not_yet("RecordCartEvent"))
+        let request = request.into_inner();
+        let Some(value) = request.event.as_ref() else {
+            return Err(ServiceError::invalid("event", "is required").into());
+        };
+        let mut validator = Validator::new();
+        let parsed = parse::cart_event(&mut validator, "event", value);
+        validator.finish()?;
+        let key = RequestKey::new(&request.request_id, "RecordCartEvent");
+        let (stored, created) = events::record_cart_event(&self.db, &parsed, key.as_ref()).await?;
+        Ok(Response::new(pb::RecordCartEventResponse { event: Some(render::cart_event(stored)), created }))
     }
 
     async fn record_exposure(
         &self,
-        _request: Request<pb::RecordExposureRequest>,
+        request: Request<pb::RecordExposureRequest>,
     ) -> RpcResult<pb::RecordExposureResponse> {
-        Err(not_yet("RecordExposure"))
+        let request = request.into_inner();
+        let Some(value) = request.exposure.as_ref() else {
+            return Err(ServiceError::invalid("exposure", "is required").into());
+        };
+        let mut validator = Validator::new();
+        let parsed = parse::exposure(&mut validator, "exposure", value);
+        validator.finish()?;
+        let key = RequestKey::new(&request.request_id, "RecordExposure");
+        let (stored, created) = events::record_exposure(&self.db, &parsed, key.as_ref()).await?;
+        Ok(Response::new(pb::RecordExposureResponse { exposure: Some(render::exposure(stored)), created }))
     }
 
     type ImportRecordsStream = ResponseStream<pb::ImportRecordsResponse>;
 
     async fn import_records(
         &self,
-        _request: Request<Streaming<pb::ImportRecordsRequest>>,
+        request: Request<Streaming<pb::ImportRecordsRequest>>,
     ) -> RpcResult<Self::ImportRecordsStream> {
-        Err(not_yet("ImportRecords"))
+        // A small buffer: a slow reader slows the import instead of piling up answers.
+        let (answers, receiver) = tokio::sync::mpsc::channel(4);
+        let import = import::run(self.db.clone(), request.into_inner(), answers);
+        tokio::spawn(tracing::Instrument::instrument(import, tracing::Span::current()));
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
     }
 
     type ExportCustomerFeaturesStream = ResponseStream<pb::ExportCustomerFeaturesResponse>;

@@ -10,6 +10,9 @@ use patron_proto::profile::v1 as pb;
 use crate::domain::customer::{
     AttributeValue, Consent, ConsentChannel, ConsentState, Customer, CustomerChanges, CustomerFilter,
 };
+use crate::domain::events::{
+    CampaignExposure, CartEvent, CartEventType, ContactChannel, Feedback, Score, SupportContact,
+};
 use crate::domain::limits::*;
 use crate::domain::order::{self, Order, OrderLine, OrderStatus, SalesChannel};
 use crate::domain::time::{MICROS_PER_DAY, Micros};
@@ -347,12 +350,15 @@ fn order_line(validator: &mut Validator, field: &str, index: usize, value: &pb::
     validator.text(&format!("{field}.category"), &value.category, ID_CHARS);
     validator.check(value.quantity > 0, format!("{field}.quantity"), "must be positive");
     validator.check(value.unit_price_minor >= 0, format!("{field}.unit_price_minor"), "must not be negative");
-    let gross = value.quantity.checked_mul(value.unit_price_minor);
-    validator.check(
-        value.discount_minor >= 0 && gross.is_some_and(|gross| value.discount_minor <= gross),
-        format!("{field}.discount_minor"),
-        "must be between 0 and quantity * unit_price_minor",
-    );
+    // The discount is judged only against a valid gross amount, so one mistake gives one error.
+    if value.quantity > 0 && value.unit_price_minor >= 0 {
+        let gross = value.quantity.checked_mul(value.unit_price_minor);
+        validator.check(
+            value.discount_minor >= 0 && gross.is_some_and(|gross| value.discount_minor <= gross),
+            format!("{field}.discount_minor"),
+            "must be between 0 and quantity * unit_price_minor",
+        );
+    }
     if let Some(cost) = value.unit_cost_minor {
         validator.check(cost >= 0, format!("{field}.unit_cost_minor"), "must not be negative");
     }
@@ -365,4 +371,154 @@ fn order_line(validator: &mut Validator, field: &str, index: usize, value: &pb::
         discount_minor: value.discount_minor,
         unit_cost_minor: value.unit_cost_minor,
     }
+}
+
+fn optional_customer(validator: &mut Validator, field: &str, value: &str) -> Option<String> {
+    if value.is_empty() {
+        return None;
+    }
+    validator.identifier(field, value, ID_CHARS);
+    Some(value.to_owned())
+}
+
+pub fn contact(validator: &mut Validator, field: &str, value: &pb::SupportContact) -> SupportContact {
+    validator.identifier(&format!("{field}.contact_id"), &value.contact_id, ID_CHARS);
+    let channel = ContactChannel::from_code(value.channel);
+    validator.check(channel.is_some(), format!("{field}.channel"), "must be EMAIL, PHONE, CHAT, SOCIAL or IN_STORE");
+    validator.text(&format!("{field}.reason"), &value.reason, ID_CHARS);
+    let open_time = event_time(validator, &format!("{field}.open_time"), value.open_time.as_ref());
+    let resolve_time = timestamp(validator, &format!("{field}.resolve_time"), value.resolve_time.as_ref());
+    if let Some(resolved) = resolve_time {
+        validator.check(resolved >= open_time, format!("{field}.resolve_time"), "must not be before open_time");
+    }
+    SupportContact {
+        contact_id: value.contact_id.clone(),
+        customer_id: optional_customer(validator, &format!("{field}.customer_id"), &value.customer_id),
+        channel: channel.unwrap_or(ContactChannel::Email),
+        reason: value.reason.clone(),
+        complaint: value.complaint,
+        open_time,
+        resolve_time,
+    }
+}
+
+pub fn feedback(validator: &mut Validator, field: &str, value: &pb::Feedback) -> Feedback {
+    validator.identifier(&format!("{field}.feedback_id"), &value.feedback_id, ID_CHARS);
+    let score = match value.score {
+        Some(pb::feedback::Score::Nps(score)) => {
+            validator.check((0..=10).contains(&score), format!("{field}.nps"), "must be between 0 and 10");
+            Score::Nps(i16::try_from(score).unwrap_or(0))
+        }
+        Some(pb::feedback::Score::Csat(score)) => {
+            validator.check((1..=5).contains(&score), format!("{field}.csat"), "must be between 1 and 5");
+            Score::Csat(i16::try_from(score).unwrap_or(0))
+        }
+        None => {
+            validator.violation(format!("{field}.score"), "one of nps or csat is required");
+            Score::Nps(0)
+        }
+    };
+    validator.text(&format!("{field}.comment"), &value.comment, TEXT_CHARS);
+    validator.text(&format!("{field}.touchpoint"), &value.touchpoint, ID_CHARS);
+    Feedback {
+        feedback_id: value.feedback_id.clone(),
+        customer_id: optional_customer(validator, &format!("{field}.customer_id"), &value.customer_id),
+        score,
+        comment: value.comment.clone(),
+        touchpoint: value.touchpoint.clone(),
+        submit_time: event_time(validator, &format!("{field}.submit_time"), value.submit_time.as_ref()),
+    }
+}
+
+pub fn cart_event(validator: &mut Validator, field: &str, value: &pb::CartEvent) -> CartEvent {
+    validator.identifier(&format!("{field}.event_id"), &value.event_id, ID_CHARS);
+    validator.identifier(&format!("{field}.cart_id"), &value.cart_id, ID_CHARS);
+    let kind = CartEventType::from_code(value.r#type);
+    validator.check(kind.is_some(), format!("{field}.type"), "must be CREATED, UPDATED or CONVERTED");
+    if kind == Some(CartEventType::Converted) {
+        validator.identifier(&format!("{field}.order_id"), &value.order_id, ID_CHARS);
+    } else {
+        validator.text(&format!("{field}.order_id"), &value.order_id, ID_CHARS);
+    }
+    let (value_minor, currency_code) = match &value.value {
+        Some(money) => {
+            validator.check(money.amount_minor >= 0, format!("{field}.value.amount_minor"), "must not be negative");
+            validator.check(
+                currency::is_known(&money.currency_code),
+                format!("{field}.value.currency_code"),
+                "must be an ISO 4217 code such as USD",
+            );
+            (money.amount_minor, money.currency_code.clone())
+        }
+        None => (0, String::new()),
+    };
+    CartEvent {
+        event_id: value.event_id.clone(),
+        cart_id: value.cart_id.clone(),
+        customer_id: optional_customer(validator, &format!("{field}.customer_id"), &value.customer_id),
+        kind: kind.unwrap_or(CartEventType::Created),
+        event_time: event_time(validator, &format!("{field}.event_time"), value.event_time.as_ref()),
+        value_minor,
+        currency_code,
+        order_id: value.order_id.clone(),
+    }
+}
+
+pub fn exposure(validator: &mut Validator, field: &str, value: &pb::CampaignExposure) -> CampaignExposure {
+    validator.identifier(&format!("{field}.exposure_id"), &value.exposure_id, ID_CHARS);
+    validator.identifier(&format!("{field}.campaign_id"), &value.campaign_id, ID_CHARS);
+    validator.identifier(&format!("{field}.variant"), &value.variant, ID_CHARS);
+    validator.identifier(&format!("{field}.customer_id"), &value.customer_id, ID_CHARS);
+    CampaignExposure {
+        exposure_id: value.exposure_id.clone(),
+        campaign_id: value.campaign_id.clone(),
+        variant: value.variant.clone(),
+        customer_id: value.customer_id.clone(),
+        expose_time: event_time(validator, &format!("{field}.expose_time"), value.expose_time.as_ref()),
+    }
+}
+
+/// A customer row of a bulk import: like CreateCustomer, but the source may
+/// say when the customer was created.
+pub fn imported_customer(value: &pb::Customer) -> Result<Customer, ServiceError> {
+    let mut customer = new_customer(Some(value))?;
+    let mut validator = Validator::new();
+    if let Some(created) = timestamp(&mut validator, "customer.create_time", value.create_time.as_ref()) {
+        customer.create_time = created;
+    }
+    validator.finish()?;
+    Ok(customer)
+}
+
+/// One order row of a bulk import: the order's fields and at most one line.
+pub fn order_row(validator: &mut Validator, value: &pb::OrderRow) -> crate::store::import::OrderRow {
+    let total_only = value.sku.is_empty();
+    let line = (!total_only).then(|| pb::OrderLine {
+        sku: value.sku.clone(),
+        category: value.category.clone(),
+        quantity: value.quantity,
+        unit_price_minor: value.unit_price_minor,
+        discount_minor: value.discount_minor,
+        unit_cost_minor: value.unit_cost_minor,
+    });
+    let as_order = pb::Order {
+        order_id: value.order_id.clone(),
+        customer_id: value.customer_id.clone(),
+        place_time: value.place_time,
+        channel: value.channel,
+        store_id: value.store_id.clone(),
+        region: value.region.clone(),
+        currency_code: value.currency_code.clone(),
+        status: value.status,
+        lines: line.into_iter().collect(),
+        total_minor: if total_only { value.total_minor } else { 0 },
+    };
+    let mut order = order(validator, "order", &as_order);
+    let mut line = order.lines.pop();
+    if let Some(line) = line.as_mut() {
+        validator.check(value.line_number >= 1, "order.line_number", "must be 1 or more for a row with a sku");
+        line.line_number = value.line_number;
+    }
+    // Field paths of a row are flat: "order.lines[0].sku" is "order.sku" here.
+    crate::store::import::OrderRow { order, line }
 }

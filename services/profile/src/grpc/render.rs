@@ -3,6 +3,7 @@
 use patron_proto::profile::v1 as pb;
 
 use crate::domain::customer::{AttributeValue, Customer};
+use crate::domain::events::{CampaignExposure, CartEvent, Feedback, Score, SupportContact};
 use crate::domain::order::Order;
 use crate::domain::time::Micros;
 
@@ -69,5 +70,56 @@ pub fn order(value: Order) -> pb::Order {
                 unit_cost_minor: line.unit_cost_minor,
             })
             .collect(),
+    }
+}
+
+pub fn contact(value: SupportContact) -> pb::SupportContact {
+    pb::SupportContact {
+        contact_id: value.contact_id,
+        customer_id: value.customer_id.unwrap_or_default(),
+        channel: value.channel as i32,
+        reason: value.reason,
+        complaint: value.complaint,
+        open_time: Some(timestamp(value.open_time)),
+        resolve_time: value.resolve_time.map(timestamp),
+    }
+}
+
+pub fn feedback(value: Feedback) -> pb::Feedback {
+    pb::Feedback {
+        feedback_id: value.feedback_id,
+        customer_id: value.customer_id.unwrap_or_default(),
+        score: Some(match value.score {
+            Score::Nps(score) => pb::feedback::Score::Nps(i32::from(score)),
+            Score::Csat(score) => pb::feedback::Score::Csat(i32::from(score)),
+        }),
+        comment: value.comment,
+        touchpoint: value.touchpoint,
+        submit_time: Some(timestamp(value.submit_time)),
+    }
+}
+
+pub fn cart_event(value: CartEvent) -> pb::CartEvent {
+    pb::CartEvent {
+        event_id: value.event_id,
+        cart_id: value.cart_id,
+        customer_id: value.customer_id.unwrap_or_default(),
+        r#type: value.kind as i32,
+        event_time: Some(timestamp(value.event_time)),
+        value: (!value.currency_code.is_empty()).then(|| patron_proto::common::v1::Money {
+            currency_code: value.currency_code,
+            amount_minor: value.value_minor,
+        }),
+        order_id: value.order_id,
+    }
+}
+
+pub fn exposure(value: CampaignExposure) -> pb::CampaignExposure {
+    pb::CampaignExposure {
+        exposure_id: value.exposure_id,
+        campaign_id: value.campaign_id,
+        variant: value.variant,
+        customer_id: value.customer_id,
+        expose_time: Some(timestamp(value.expose_time)),
     }
 }

@@ -252,6 +252,42 @@ fn purchase_window_query(first: bool, start: Micros, end: Micros) -> sea_orm::se
         .to_owned()
 }
 
+/// Adds the customer's tags, and sets its attributes and consents per key,
+/// leaving other stored tags, attributes and consents as they are.
+pub async fn add_details(db: &impl ConnectionTrait, id: i64, customer: &Customer) -> Result<(), ServiceError> {
+    let present = tags_of(db, &[id]).await?.remove(&id).unwrap_or_default();
+    let new_tags: Vec<_> = customer.tags.difference(&present).cloned().collect();
+    if !new_tags.is_empty() {
+        customer_tag::Entity::insert_many(
+            new_tags.into_iter().map(|tag| customer_tag::ActiveModel { customer_id: Set(id), tag: Set(tag) }),
+        )
+        .exec(db)
+        .await?;
+    }
+    if !customer.attributes.is_empty() {
+        customer_attribute::Entity::delete_many()
+            .filter(customer_attribute::Column::CustomerId.eq(id))
+            .filter(customer_attribute::Column::Name.is_in(customer.attributes.keys().cloned()))
+            .exec(db)
+            .await?;
+        customer_attribute::Entity::insert_many(customer.attributes.iter().map(|(name, value)| {
+            let (kind, text) = value.to_stored();
+            customer_attribute::ActiveModel {
+                customer_id: Set(id),
+                name: Set(name.clone()),
+                kind: Set(kind.to_owned()),
+                value: Set(text),
+            }
+        }))
+        .exec(db)
+        .await?;
+    }
+    for (channel, consent) in &customer.consents {
+        upsert_consent(db, id, *channel, consent.state, consent.update_time).await?;
+    }
+    Ok(())
+}
+
 async fn touch(db: &impl ConnectionTrait, row: customer::Model) -> Result<(), ServiceError> {
     let mut active: customer::ActiveModel = row.into();
     active.update_time_us = Set(Micros::now().0);

@@ -152,3 +152,114 @@ pub mod idempotency_key {
 
     impl ActiveModelBehavior for ActiveModel {}
 }
+
+pub mod support_contact {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "support_contacts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub external_id: String,
+        pub customer_id: Option<i64>,
+        pub channel: i16,
+        pub reason: String,
+        pub complaint: bool,
+        pub open_time_us: i64,
+        pub resolve_time_us: Option<i64>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod feedback {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "feedback")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub external_id: String,
+        pub customer_id: Option<i64>,
+        pub nps: Option<i16>,
+        pub csat: Option<i16>,
+        pub comment: String,
+        pub touchpoint: String,
+        pub submit_time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod cart_event {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cart_events")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub external_id: String,
+        pub cart_id: String,
+        pub customer_id: Option<i64>,
+        pub event_type: i16,
+        pub event_time_us: i64,
+        pub value_minor: i64,
+        pub currency_code: String,
+        pub order_external_id: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod campaign_exposure {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "campaign_exposures")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub external_id: String,
+        pub campaign_id: String,
+        pub variant: String,
+        pub customer_id: i64,
+        pub expose_time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod erasure_audit {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "erasure_audit")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub customer_id_hash: String,
+        pub erased_by: String,
+        pub reason: String,
+        pub erase_time_us: i64,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}

@@ -3,7 +3,9 @@
 
 pub mod customers;
 pub mod entities;
+pub mod events;
 pub mod idempotency;
+pub mod import;
 pub mod orders;
 
 /// Keyset pagination: a page token is the last row id seen, opaque to clients.

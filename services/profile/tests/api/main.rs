@@ -16,5 +16,7 @@ macro_rules! on_every_store {
 }
 
 mod customers;
+mod events;
+mod import;
 mod orders;
 mod plumbing;

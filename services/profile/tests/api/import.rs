@@ -1,0 +1,207 @@
+use patron_proto::common::v1::ImportProgress;
+use patron_proto::profile::v1 as pb;
+use tokio_stream::StreamExt;
+use tonic::Code;
+
+use crate::helpers::{Store, spawn_app};
+
+on_every_store!(
+    orders_import_lands_good_rows_and_reports_bad_ones,
+    reimporting_the_same_file_changes_nothing,
+    customers_contacts_and_feedback_import,
+    stream_without_header_is_invalid,
+);
+
+fn at(seconds: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp { seconds, nanos: 0 })
+}
+
+fn order_row(line: i64, order_id: &str, line_number: i32, sku: &str, quantity: i64) -> pb::ImportRow {
+    pb::ImportRow {
+        line,
+        record: Some(pb::import_row::Record::Order(pb::OrderRow {
+            order_id: order_id.to_owned(),
+            customer_id: "c-1".to_owned(),
+            place_time: at(1_700_000_000),
+            channel: pb::SalesChannel::Store as i32,
+            store_id: "s-1".to_owned(),
+            region: "north".to_owned(),
+            currency_code: "USD".to_owned(),
+            status: pb::OrderStatus::Completed as i32,
+            line_number,
+            sku: sku.to_owned(),
+            category: "shoes".to_owned(),
+            quantity,
+            unit_price_minor: 1_000,
+            discount_minor: 0,
+            unit_cost_minor: None,
+            total_minor: 0,
+        })),
+    }
+}
+
+pub async fn import(
+    client: &mut pb::profile_service_client::ProfileServiceClient<tonic::transport::Channel>,
+    kind: pb::ImportKind,
+    batches: Vec<Vec<pb::ImportRow>>,
+) -> Result<(ImportProgress, Vec<patron_proto::common::v1::ImportRowError>), tonic::Status> {
+    let mut messages = vec![pb::ImportRecordsRequest {
+        payload: Some(pb::import_records_request::Payload::Header(pb::ImportHeader {
+            request_id: "import-1".into(),
+            kind: kind as i32,
+            source: "test.csv".into(),
+        })),
+    }];
+    messages.extend(batches.into_iter().map(|rows| pb::ImportRecordsRequest {
+        payload: Some(pb::import_records_request::Payload::Batch(pb::ImportBatch { rows })),
+    }));
+    let mut answers = client.import_records(tokio_stream::iter(messages)).await?.into_inner();
+    let mut last = ImportProgress::default();
+    let mut errors = Vec::new();
+    while let Some(answer) = answers.next().await {
+        let answer = answer?;
+        last = answer.progress.unwrap_or_default();
+        errors.extend(answer.errors);
+    }
+    assert!(last.done, "the final answer says the import is done");
+    Ok((last, errors))
+}
+
+async fn orders_import_lands_good_rows_and_reports_bad_ones(store: Store) {
+    let mut app = spawn_app(store).await;
+    let first = vec![
+        order_row(2, "o-1", 1, "sku-1", 2),
+        order_row(3, "o-1", 2, "sku-2", 1),
+        order_row(4, "o-2", 1, "sku-1", -3),
+    ];
+    let mut bad_currency = order_row(5, "o-3", 1, "sku-1", 1);
+    if let Some(pb::import_row::Record::Order(row)) = bad_currency.record.as_mut() {
+        row.currency_code = "ZZZ".into();
+    }
+    // Spans a batch boundary: o-1's third line arrives in the next batch.
+    let second = vec![bad_currency, order_row(6, "o-1", 3, "sku-3", 4)];
+    let (progress, errors) = import(&mut app.client, pb::ImportKind::Orders, vec![first, second]).await.unwrap();
+    assert_eq!(progress.rows_read, 5);
+    assert_eq!(progress.rows_written, 3);
+    assert_eq!(progress.rows_rejected, 2);
+    assert_eq!(progress.batches_committed, 2);
+    let mut reported: Vec<(i64, String)> = errors.into_iter().map(|error| (error.line, error.field)).collect();
+    reported.sort();
+    assert_eq!(reported, [(4, "quantity".to_owned()), (5, "currency_code".to_owned())]);
+
+    let order =
+        app.client.get_order(pb::GetOrderRequest { order_id: "o-1".into() }).await.unwrap().into_inner().order.unwrap();
+    assert_eq!(order.lines.len(), 3);
+    assert_eq!(order.total_minor, (2 + 1 + 4) * 1_000);
+    for missing in ["o-2", "o-3"] {
+        let status = app.client.get_order(pb::GetOrderRequest { order_id: missing.into() }).await.unwrap_err();
+        assert_eq!(status.code(), Code::NotFound);
+    }
+    app.stop().await.unwrap();
+}
+
+async fn reimporting_the_same_file_changes_nothing(store: Store) {
+    let mut app = spawn_app(store).await;
+    let file = || {
+        vec![
+            vec![order_row(2, "o-1", 1, "sku-1", 2), order_row(3, "o-1", 2, "sku-2", 1)],
+            vec![order_row(4, "o-2", 1, "sku-1", 5)],
+        ]
+    };
+    let (first, _) = import(&mut app.client, pb::ImportKind::Orders, file()).await.unwrap();
+    assert_eq!(first.rows_written, 3);
+    let before = app.client.list_orders(pb::ListOrdersRequest::default()).await.unwrap().into_inner();
+    let (again, errors) = import(&mut app.client, pb::ImportKind::Orders, file()).await.unwrap();
+    assert!(errors.is_empty());
+    assert_eq!((again.rows_written, again.rows_unchanged), (0, 3));
+    let after = app.client.list_orders(pb::ListOrdersRequest::default()).await.unwrap().into_inner();
+    assert_eq!(before, after);
+    app.stop().await.unwrap();
+}
+
+async fn customers_contacts_and_feedback_import(store: Store) {
+    let mut app = spawn_app(store).await;
+    let customer = |line: i64, id: &str, email: &str| pb::ImportRow {
+        line,
+        record: Some(pb::import_row::Record::Customer(pb::Customer {
+            customer_id: id.into(),
+            name: "Name".into(),
+            email: email.into(),
+            tags: vec!["imported".into()],
+            create_time: at(1_600_000_000),
+            ..Default::default()
+        })),
+    };
+    let (progress, errors) = import(
+        &mut app.client,
+        pb::ImportKind::Customers,
+        vec![vec![customer(2, "c-1", "a@example.com"), customer(3, "c-2", "broken"), customer(4, "", "b@example.com")]],
+    )
+    .await
+    .unwrap();
+    assert_eq!((progress.rows_written, progress.rows_rejected), (1, 2));
+    let fields: Vec<(i64, String)> = errors.into_iter().map(|error| (error.line, error.field)).collect();
+    assert_eq!(fields, [(3, "email".to_owned()), (4, "customer_id".to_owned())]);
+    let stored = app
+        .client
+        .get_customer(pb::GetCustomerRequest { customer_id: "c-1".into() })
+        .await
+        .unwrap()
+        .into_inner()
+        .customer
+        .unwrap();
+    assert_eq!(stored.create_time.unwrap().seconds, 1_600_000_000, "the source's creation time is kept");
+
+    let contact = pb::ImportRow {
+        line: 2,
+        record: Some(pb::import_row::Record::Contact(pb::SupportContact {
+            contact_id: "k-1".into(),
+            customer_id: "c-1".into(),
+            channel: pb::ContactChannel::Chat as i32,
+            reason: "late_delivery".into(),
+            complaint: true,
+            open_time: at(1_700_000_000),
+            resolve_time: at(1_700_003_600),
+        })),
+    };
+    let (progress, _) = import(&mut app.client, pb::ImportKind::Contacts, vec![vec![contact]]).await.unwrap();
+    assert_eq!(progress.rows_written, 1);
+
+    let nps = |line: i64, id: &str, score: i32| pb::ImportRow {
+        line,
+        record: Some(pb::import_row::Record::Feedback(pb::Feedback {
+            feedback_id: id.into(),
+            customer_id: "c-1".into(),
+            score: Some(pb::feedback::Score::Nps(score)),
+            submit_time: at(1_700_000_000),
+            ..Default::default()
+        })),
+    };
+    let (progress, errors) =
+        import(&mut app.client, pb::ImportKind::Feedback, vec![vec![nps(2, "f-1", 9), nps(3, "f-2", 11)]])
+            .await
+            .unwrap();
+    assert_eq!((progress.rows_written, progress.rows_rejected), (1, 1));
+    assert_eq!(errors[0].field, "nps");
+
+    // A row of another kind is rejected, not guessed.
+    let (progress, errors) =
+        import(&mut app.client, pb::ImportKind::Feedback, vec![vec![customer(2, "c-9", "")]]).await.unwrap();
+    assert_eq!(progress.rows_rejected, 1);
+    assert_eq!(errors[0].field, "record");
+    app.stop().await.unwrap();
+}
+
+async fn stream_without_header_is_invalid(store: Store) {
+    let mut app = spawn_app(store).await;
+    let batch = pb::ImportRecordsRequest {
+        payload: Some(pb::import_records_request::Payload::Batch(pb::ImportBatch {
+            rows: vec![order_row(2, "o-1", 1, "s", 1)],
+        })),
+    };
+    let mut answers = app.client.import_records(tokio_stream::iter([batch])).await.unwrap().into_inner();
+    let status = answers.next().await.unwrap().unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("header"));
+    app.stop().await.unwrap();
+}
