@@ -1,6 +1,7 @@
 //! The profile service's configuration (see `patron_common::config` for layering).
 
 use std::path::Path;
+use std::time::Duration;
 
 use patron_common::config::{self, ConfigError, DatabaseConfig, ServerConfig, TelemetryConfig};
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,24 @@ pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub telemetry: TelemetryConfig,
+    pub profile: ProfileSettings,
+}
+
+/// Business settings of the profile service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProfileSettings {
+    /// Currency of reports and exports when a request names none.
+    pub default_currency: String,
+    /// A cart not converted this long after its last event counts as abandoned.
+    #[serde(with = "config::duration_ms")]
+    pub cart_abandonment_timeout_ms: Duration,
+}
+
+impl Default for ProfileSettings {
+    fn default() -> Self {
+        Self { default_currency: "USD".to_owned(), cart_abandonment_timeout_ms: Duration::from_secs(24 * 3600) }
+    }
 }
 
 impl Default for Config {
@@ -22,6 +41,7 @@ impl Default for Config {
             server: ServerConfig::with_port(DEFAULT_PORT),
             database: DatabaseConfig::sqlite_file("data/profile.db"),
             telemetry: TelemetryConfig::default(),
+            profile: ProfileSettings::default(),
         }
     }
 }

@@ -8,7 +8,7 @@ use patron_proto::profile::v1::profile_service_server::ProfileServiceServer;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 
-use crate::config::Config;
+use crate::config::{Config, ProfileSettings};
 use crate::grpc::ProfileApi;
 use crate::migration::Migrator;
 
@@ -16,13 +16,14 @@ pub const SERVICE_NAME: &str = <ProfileServiceServer<ProfileApi> as NamedService
 
 pub struct Application {
     service: DatabaseService<Migrator>,
+    settings: ProfileSettings,
 }
 
 impl Application {
     /// Binds the ports and opens the (lazy) database pool; nothing is served yet.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let service = DatabaseService::build("profile", vec![SERVICE_NAME], &config.server, &config.database).await?;
-        Ok(Self { service })
+        Ok(Self { service, settings: config.profile })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -36,7 +37,7 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains in-flight calls.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
         let max_message_bytes = self.service.max_message_bytes();
-        let api = ProfileServiceServer::new(ProfileApi::new(self.service.db().clone()))
+        let api = ProfileServiceServer::new(ProfileApi::new(self.service.db().clone(), self.settings))
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes);
         self.service.run(Routes::new(api), shutdown).await

@@ -4,6 +4,7 @@
 pub mod currency;
 pub mod customer;
 pub mod events;
+pub mod features;
 pub mod limits;
 pub mod order;
 pub mod time;

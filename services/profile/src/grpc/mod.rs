@@ -1,6 +1,7 @@
 //! The gRPC adapter: parse the request, call the store or domain, render the
 //! answer. No business rule lives here.
 
+mod export;
 mod import;
 mod parse;
 mod render;
@@ -14,16 +15,18 @@ use sea_orm::DatabaseConnection;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::config::ProfileSettings;
 use crate::store::idempotency::RequestKey;
 use crate::store::{customers, events, orders};
 
 pub struct ProfileApi {
     db: DatabaseConnection,
+    settings: ProfileSettings,
 }
 
 impl ProfileApi {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, settings: ProfileSettings) -> Self {
+        Self { db, settings }
     }
 }
 
@@ -242,9 +245,13 @@ impl ProfileService for ProfileApi {
 
     async fn export_customer_features(
         &self,
-        _request: Request<pb::ExportCustomerFeaturesRequest>,
+        request: Request<pb::ExportCustomerFeaturesRequest>,
     ) -> RpcResult<Self::ExportCustomerFeaturesStream> {
-        Err(not_yet("ExportCustomerFeatures"))
+        let export = export::FeatureExport::parse(request.get_ref(), &self.settings)?;
+        let (rows, receiver) = tokio::sync::mpsc::channel(2);
+        let task = export.run(self.db.clone(), rows);
+        tokio::spawn(tracing::Instrument::instrument(task, tracing::Span::current()));
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
     }
 
     type ExportSalesSeriesStream = ResponseStream<pb::ExportSalesSeriesResponse>;

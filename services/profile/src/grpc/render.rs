@@ -1,9 +1,11 @@
 //! Domain types out to protobuf messages.
 
+use patron_proto::common::v1::TimeUnit;
 use patron_proto::profile::v1 as pb;
 
 use crate::domain::customer::{AttributeValue, Customer};
 use crate::domain::events::{CampaignExposure, CartEvent, Feedback, Score, SupportContact};
+use crate::domain::features::CustomerFeatures;
 use crate::domain::order::Order;
 use crate::domain::time::Micros;
 
@@ -121,5 +123,38 @@ pub fn exposure(value: CampaignExposure) -> pb::CampaignExposure {
         variant: value.variant,
         customer_id: value.customer_id,
         expose_time: Some(timestamp(value.expose_time)),
+    }
+}
+
+pub fn features(value: CustomerFeatures, unit: TimeUnit) -> pb::CustomerFeatures {
+    pb::CustomerFeatures {
+        customer_id: value.customer_id,
+        frequency: value.frequency,
+        recency: value.recency,
+        age: value.age,
+        monetary_value: value.monetary_value,
+        days_since_last_purchase: value.days_since_last_purchase,
+        tenure_days: value.tenure_days,
+        orders: value.orders,
+        revenue_minor: value.revenue_minor,
+        average_order_value: value.average_order_value,
+        category_count: value.category_count,
+        share_store: value.share_store,
+        share_web: value.share_web,
+        share_app: value.share_app,
+        share_marketplace: value.share_marketplace,
+        returns: value.returns,
+        contacts: value.contacts,
+        complaints: value.complaints,
+        last_nps: value.last_nps,
+        last_csat: value.last_csat,
+        days_since_last_contact: value.days_since_last_contact,
+        abandoned_carts: value.abandoned_carts,
+        consents_granted: value.consents_granted.into_iter().map(|channel| channel as i32).collect(),
+        region: value.region,
+        home_store_id: value.home_store_id,
+        first_purchase_time: value.first_purchase_time.map(timestamp),
+        last_purchase_time: value.last_purchase_time.map(timestamp),
+        time_unit: unit as i32,
     }
 }

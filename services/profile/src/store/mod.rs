@@ -4,9 +4,11 @@
 pub mod customers;
 pub mod entities;
 pub mod events;
+pub mod features;
 pub mod idempotency;
 pub mod import;
 pub mod orders;
+pub mod sql;
 
 /// Keyset pagination: a page token is the last row id seen, opaque to clients.
 pub mod page_token {

@@ -88,6 +88,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
             ..DatabaseConfig::default()
         },
         telemetry: Default::default(),
+        profile: Default::default(),
     };
     let application = patron_profile::Application::build(config).await.expect("service builds");
     let addr = application.local_addr();

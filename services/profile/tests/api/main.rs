@@ -17,6 +17,7 @@ macro_rules! on_every_store {
 
 mod customers;
 mod events;
+mod features;
 mod import;
 mod orders;
 mod plumbing;

@@ -1,0 +1,122 @@
+//! The server-streaming exports the model services train on.
+
+use patron_common::{ServiceError, Validator};
+use patron_proto::common::v1::TimeUnit;
+use patron_proto::profile::v1 as pb;
+use sea_orm::DatabaseConnection;
+use tokio::sync::mpsc;
+use tonic::Status;
+
+use super::{parse, render};
+use crate::config::ProfileSettings;
+use crate::domain::time::Micros;
+use crate::domain::{currency, features};
+use crate::store::features::{self as store, FeatureScope};
+
+const DEFAULT_BATCH: usize = 1_000;
+const MAX_BATCH: usize = 10_000;
+
+/// A validated ExportCustomerFeatures request.
+pub struct FeatureExport {
+    scope: FeatureScope,
+    unit: TimeUnit,
+    only: Option<Vec<String>>,
+    batch_size: usize,
+}
+
+impl FeatureExport {
+    pub fn parse(
+        request: &pb::ExportCustomerFeaturesRequest,
+        settings: &ProfileSettings,
+    ) -> Result<Self, ServiceError> {
+        let mut validator = Validator::new();
+        let cutoff = parse::timestamp(&mut validator, "as_of", request.as_of.as_ref()).unwrap_or_else(Micros::now);
+        let unit = match TimeUnit::try_from(request.time_unit) {
+            Ok(TimeUnit::Unspecified) | Ok(TimeUnit::Days) => TimeUnit::Days,
+            Ok(TimeUnit::Weeks) => TimeUnit::Weeks,
+            Err(_) => {
+                validator.violation("time_unit", "must be DAYS or WEEKS");
+                TimeUnit::Days
+            }
+        };
+        let currency_code = if request.currency_code.is_empty() {
+            settings.default_currency.clone()
+        } else {
+            request.currency_code.clone()
+        };
+        validator.check(currency::is_known(&currency_code), "currency_code", "must be an ISO 4217 code such as USD");
+        let batch_size = match request.batch_size {
+            0 => DEFAULT_BATCH,
+            size if size < 0 || size as usize > MAX_BATCH => {
+                validator.violation("batch_size", format!("must be between 1 and {MAX_BATCH}"));
+                DEFAULT_BATCH
+            }
+            size => size as usize,
+        };
+        for (index, id) in request.customer_ids.iter().enumerate() {
+            validator.identifier(&format!("customer_ids[{index}]"), id, crate::domain::limits::ID_CHARS);
+        }
+        validator.finish()?;
+        Ok(Self {
+            scope: FeatureScope {
+                cutoff,
+                currency_code,
+                abandonment_timeout_micros: i64::try_from(settings.cart_abandonment_timeout_ms.as_micros())
+                    .unwrap_or(i64::MAX),
+                include_non_buyers: request.include_non_buyers,
+            },
+            unit,
+            only: (!request.customer_ids.is_empty()).then(|| request.customer_ids.clone()),
+            batch_size,
+        })
+    }
+
+    /// Streams every selected customer's features, a batch per message.
+    pub async fn run(
+        self,
+        db: DatabaseConnection,
+        rows: mpsc::Sender<Result<pb::ExportCustomerFeaturesResponse, Status>>,
+    ) {
+        if let Err(error) = self.stream(&db, &rows).await {
+            let _ = rows.send(Err(error.into())).await;
+        }
+    }
+
+    async fn stream(
+        &self,
+        db: &DatabaseConnection,
+        rows: &mpsc::Sender<Result<pb::ExportCustomerFeaturesResponse, Status>>,
+    ) -> Result<(), ServiceError> {
+        let unit_days = if self.unit == TimeUnit::Weeks { 7.0 } else { 1.0 };
+        let send = |chunk: store::Chunk| {
+            let batch: Vec<pb::CustomerFeatures> = chunk
+                .facts
+                .into_iter()
+                .map(|facts| render::features(features::compute(facts, self.scope.cutoff, unit_days), self.unit))
+                .collect();
+            rows.send(Ok(pb::ExportCustomerFeaturesResponse { rows: batch }))
+        };
+        match &self.only {
+            Some(ids) => {
+                for ids in ids.chunks(self.batch_size) {
+                    let chunk = store::next_chunk(db, &self.scope, Some(ids), 0, self.batch_size).await?;
+                    if send(chunk).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            None => {
+                let mut after = 0;
+                loop {
+                    let chunk = store::next_chunk(db, &self.scope, None, after, self.batch_size).await?;
+                    let Some(last) = chunk.last_id else { break };
+                    after = last;
+                    if send(chunk).await.is_err() {
+                        return Ok(()); // The client went away.
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
