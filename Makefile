@@ -49,6 +49,7 @@ $(BUF): package.json package-lock.json
 bench: ## Benchmarks on release binaries; prints a results table
 	$(CARGO) build --release --workspace --bins
 	./target/release/patron-bench
+	$(CARGO) run --release -p patron-churn --example btyd_bench
 
 .PHONY: fmt
 fmt: ## Format the code
