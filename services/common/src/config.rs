@@ -141,7 +141,7 @@ impl Default for TelemetryConfig {
     }
 }
 
-fn serialize_secret<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
+pub fn serialize_secret<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
     // Only used to seed figment's defaults; never for printing.
     serializer.serialize_str(secret.expose_secret())
 }

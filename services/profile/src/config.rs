@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use patron_common::config::{self, ConfigError, DatabaseConfig, ServerConfig, TelemetryConfig};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 /// Default gRPC port of the profile service.
@@ -27,11 +28,19 @@ pub struct ProfileSettings {
     /// A cart not converted this long after its last event counts as abandoned.
     #[serde(with = "config::duration_ms")]
     pub cart_abandonment_timeout_ms: Duration,
+    /// Key of the keyed hash kept in the erasure audit; set a long random
+    /// value in production (`PATRON_PROFILE__ERASURE_HASH_KEY`).
+    #[serde(serialize_with = "config::serialize_secret")]
+    pub erasure_hash_key: SecretString,
 }
 
 impl Default for ProfileSettings {
     fn default() -> Self {
-        Self { default_currency: "USD".to_owned(), cart_abandonment_timeout_ms: Duration::from_secs(24 * 3600) }
+        Self {
+            default_currency: "USD".to_owned(),
+            cart_abandonment_timeout_ms: Duration::from_secs(24 * 3600),
+            erasure_hash_key: SecretString::from("patron-development-erasure-key"),
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod export;
 mod import;
 mod parse;
 mod render;
+mod summary;
 
 use std::pin::Pin;
 
@@ -12,12 +13,14 @@ use patron_common::{ServiceError, Validator};
 use patron_proto::profile::v1 as pb;
 use patron_proto::profile::v1::profile_service_server::ProfileService;
 use sea_orm::DatabaseConnection;
+use secrecy::ExposeSecret;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::config::ProfileSettings;
+use crate::domain::time::Micros;
 use crate::store::idempotency::RequestKey;
-use crate::store::{customers, events, orders};
+use crate::store::{customers, erasure, events, orders};
 
 pub struct ProfileApi {
     db: DatabaseConnection,
@@ -32,6 +35,9 @@ impl ProfileApi {
 
 type ResponseStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send>>;
 type RpcResult<T> = Result<Response<T>, Status>;
+
+/// Metadata the gateway sets to the authenticated principal's name.
+pub const PRINCIPAL_HEADER: &str = "x-patron-principal";
 
 /// Not part of this build yet; reported as UNIMPLEMENTED with the RPC's name.
 fn not_yet(rpc: &str) -> Status {
@@ -113,18 +119,44 @@ impl ProfileService for ProfileApi {
         Ok(Response::new(pb::SetConsentResponse { customer: Some(render::customer(customer)) }))
     }
 
-    async fn erase_customer(
-        &self,
-        _request: Request<pb::EraseCustomerRequest>,
-    ) -> RpcResult<pb::EraseCustomerResponse> {
-        Err(not_yet("EraseCustomer"))
+    async fn erase_customer(&self, request: Request<pb::EraseCustomerRequest>) -> RpcResult<pb::EraseCustomerResponse> {
+        // The gateway names the authenticated caller; a direct call is recorded as such.
+        let erased_by: String = request
+            .metadata()
+            .get(PRINCIPAL_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("direct")
+            .chars()
+            .take(crate::domain::limits::ID_CHARS)
+            .collect();
+        let request = request.into_inner();
+        let mut validator = Validator::new();
+        validator.identifier("customer_id", &request.customer_id, crate::domain::limits::ID_CHARS);
+        validator.text("reason", &request.reason, crate::domain::limits::TEXT_CHARS);
+        validator.finish()?;
+        let key = self.settings.erasure_hash_key.expose_secret().as_bytes();
+        let erased = erasure::erase(&self.db, &request.customer_id, &erased_by, &request.reason, key).await?;
+        tracing::info!(customer_id_hash = %erased.customer_id_hash, "customer erased");
+        Ok(Response::new(pb::EraseCustomerResponse {
+            customer_id_hash: erased.customer_id_hash,
+            erase_time: Some(render::timestamp(erased.erase_time)),
+            orders_anonymised: erased.orders_anonymised,
+        }))
     }
 
     async fn get_customer_summary(
         &self,
-        _request: Request<pb::GetCustomerSummaryRequest>,
+        request: Request<pb::GetCustomerSummaryRequest>,
     ) -> RpcResult<pb::GetCustomerSummaryResponse> {
-        Err(not_yet("GetCustomerSummary"))
+        let request = request.into_inner();
+        let mut validator = Validator::new();
+        validator.identifier("customer_id", &request.customer_id, crate::domain::limits::ID_CHARS);
+        let as_of = parse::timestamp(&mut validator, "as_of", request.as_of.as_ref()).unwrap_or_else(Micros::now);
+        validator.check((0..=50).contains(&request.recent_orders), "recent_orders", "must be between 0 and 50");
+        validator.finish()?;
+        let recent = if request.recent_orders == 0 { 5 } else { request.recent_orders as usize };
+        let summary = summary::customer_summary(&self.db, &self.settings, &request.customer_id, as_of, recent).await?;
+        Ok(Response::new(summary))
     }
 
     async fn record_order(&self, request: Request<pb::RecordOrderRequest>) -> RpcResult<pb::RecordOrderResponse> {

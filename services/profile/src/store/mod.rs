@@ -3,6 +3,7 @@
 
 pub mod customers;
 pub mod entities;
+pub mod erasure;
 pub mod events;
 pub mod features;
 pub mod idempotency;

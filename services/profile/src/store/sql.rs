@@ -63,3 +63,7 @@ mod tests {
         assert_eq!(super::number_placeholders("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
     }
 }
+
+pub async fn execute(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<u64, ServiceError> {
+    Ok(db.execute_raw(statement(db.get_database_backend(), sql, values)).await?.rows_affected())
+}

@@ -27,6 +27,7 @@ pub enum Store {
 
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
+    pub database_url: String,
     pub client: ProfileServiceClient<Channel>,
     pub health: HealthClient<Channel>,
     shutdown: Option<oneshot::Sender<()>>,
@@ -82,7 +83,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
             ..ServerConfig::default()
         },
         database: DatabaseConfig {
-            url: SecretString::from(options.database_url),
+            url: SecretString::from(options.database_url.clone()),
             acquire_timeout_ms: Duration::from_millis(1500),
             health_interval_ms: Duration::from_millis(100),
             ..DatabaseConfig::default()
@@ -99,6 +100,7 @@ pub async fn spawn_with(options: AppOptions) -> TestApp {
     let channel = Channel::from_shared(format!("http://{addr}")).expect("valid uri").connect_lazy();
     let app = TestApp {
         addr,
+        database_url: options.database_url,
         client: ProfileServiceClient::new(channel.clone()).max_decoding_message_size(64 * 1024 * 1024),
         health: HealthClient::new(channel),
         shutdown: Some(shutdown),

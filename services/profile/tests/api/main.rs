@@ -16,6 +16,7 @@ macro_rules! on_every_store {
 }
 
 mod customers;
+mod erasure;
 mod events;
 mod features;
 mod import;
