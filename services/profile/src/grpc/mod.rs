@@ -5,6 +5,7 @@ mod export;
 mod import;
 mod parse;
 mod render;
+mod reports;
 mod summary;
 
 use std::pin::Pin;
@@ -295,8 +296,8 @@ impl ProfileService for ProfileApi {
         Err(not_yet("ExportSalesSeries"))
     }
 
-    async fn get_kpis(&self, _request: Request<pb::GetKpisRequest>) -> RpcResult<pb::GetKpisResponse> {
-        Err(not_yet("GetKpis"))
+    async fn get_kpis(&self, request: Request<pb::GetKpisRequest>) -> RpcResult<pb::GetKpisResponse> {
+        Ok(Response::new(reports::get_kpis(&self.db, &self.settings, request.get_ref()).await?))
     }
 
     async fn get_pareto_report(

@@ -8,6 +8,7 @@ pub mod events;
 pub mod features;
 pub mod idempotency;
 pub mod import;
+pub mod kpis;
 pub mod orders;
 pub mod sql;
 

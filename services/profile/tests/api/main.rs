@@ -20,5 +20,6 @@ mod erasure;
 mod events;
 mod features;
 mod import;
+mod kpis;
 mod orders;
 mod plumbing;

@@ -1,0 +1,211 @@
+//! Every KPI on a small hand-checked dataset, exact numbers.
+
+use patron_proto::common::v1::{Money, TimeWindow};
+use patron_proto::profile::v1 as pb;
+
+use crate::helpers::{Store, TestApp, spawn_app};
+
+on_every_store!(every_kpi_on_a_hand_checked_dataset);
+
+fn march(day: u32, hour: u32) -> Option<prost_types::Timestamp> {
+    date(2024, 3, day, hour)
+}
+
+fn date(year: i32, month: u32, day: u32, hour: u32) -> Option<prost_types::Timestamp> {
+    let at = chrono::NaiveDate::from_ymd_opt(year, month, day).unwrap().and_hms_opt(hour, 0, 0).unwrap();
+    Some(prost_types::Timestamp { seconds: at.and_utc().timestamp(), nanos: 0 })
+}
+
+async fn order(
+    app: &mut TestApp,
+    id: &str,
+    customer: &str,
+    at: Option<prost_types::Timestamp>,
+    total: i64,
+    store: &str,
+    status: pb::OrderStatus,
+) {
+    let order = pb::Order {
+        order_id: id.into(),
+        customer_id: customer.into(),
+        place_time: at,
+        channel: pb::SalesChannel::Store as i32,
+        store_id: store.into(),
+        currency_code: "USD".into(),
+        status: status as i32,
+        total_minor: total,
+        ..Default::default()
+    };
+    app.client.record_order(pb::RecordOrderRequest { request_id: String::new(), order: Some(order) }).await.unwrap();
+}
+
+async fn seed(app: &mut TestApp) {
+    use pb::OrderStatus::{Cancelled, Completed, Returned};
+    for (id, tags) in [("A", vec!["vip"]), ("B", vec![]), ("C", vec!["vip"]), ("D", vec![])] {
+        let customer = pb::Customer {
+            customer_id: id.into(),
+            tags: tags.into_iter().map(String::from).collect(),
+            ..Default::default()
+        };
+        app.client
+            .create_customer(pb::CreateCustomerRequest { request_id: String::new(), customer: Some(customer) })
+            .await
+            .unwrap();
+    }
+    order(app, "a-prev", "A", date(2024, 2, 10, 12), 1_000, "s-1", Completed).await;
+    order(app, "a-1", "A", march(5, 9), 2_000, "s-1", Completed).await;
+    order(app, "a-2", "A", march(5, 17), 500, "s-1", Completed).await;
+    order(app, "a-3", "A", march(20, 12), 1_500, "s-1", Completed).await;
+    order(app, "a-ret", "A", march(15, 12), 900, "s-1", Returned).await;
+    order(app, "b-prev", "B", date(2024, 2, 15, 12), 3_000, "s-1", Completed).await;
+    order(app, "c-1", "C", march(10, 12), 4_000, "s-1", Completed).await;
+    order(app, "c-cancel", "C", march(11, 12), 8_000, "s-1", Cancelled).await;
+    order(app, "d-old", "D", date(2024, 1, 1, 12), 1_000, "s-1", Completed).await;
+    order(app, "d-1", "D", march(25, 12), 6_000, "s-2", Completed).await;
+    order(app, "anon", "", march(12, 12), 700, "s-1", Completed).await;
+
+    let nps = [("A", 10), ("B", 9), ("C", 7), ("D", 3), ("", 0)];
+    for (index, (customer, score)) in nps.into_iter().enumerate() {
+        let answer = pb::Feedback {
+            feedback_id: format!("n-{index}"),
+            customer_id: customer.into(),
+            score: Some(pb::feedback::Score::Nps(score)),
+            submit_time: march(6, 12),
+            ..Default::default()
+        };
+        app.client
+            .record_feedback(pb::RecordFeedbackRequest { request_id: String::new(), feedback: Some(answer) })
+            .await
+            .unwrap();
+    }
+    for (index, (customer, score)) in [("A", 5), ("B", 4), ("C", 2)].into_iter().enumerate() {
+        let answer = pb::Feedback {
+            feedback_id: format!("s-{index}"),
+            customer_id: customer.into(),
+            score: Some(pb::feedback::Score::Csat(score)),
+            submit_time: march(7, 12),
+            ..Default::default()
+        };
+        app.client
+            .record_feedback(pb::RecordFeedbackRequest { request_id: String::new(), feedback: Some(answer) })
+            .await
+            .unwrap();
+    }
+    // Outside the window: ignored.
+    let late = pb::Feedback {
+        feedback_id: "late".into(),
+        customer_id: "A".into(),
+        score: Some(pb::feedback::Score::Nps(0)),
+        submit_time: date(2024, 4, 2, 12),
+        ..Default::default()
+    };
+    app.client
+        .record_feedback(pb::RecordFeedbackRequest { request_id: String::new(), feedback: Some(late) })
+        .await
+        .unwrap();
+
+    for (id, customer, reason, complaint) in
+        [("k-1", "A", "late_delivery", true), ("k-2", "B", "late_delivery", false), ("k-3", "C", "refund", true)]
+    {
+        let contact = pb::SupportContact {
+            contact_id: id.into(),
+            customer_id: customer.into(),
+            channel: pb::ContactChannel::Email as i32,
+            reason: reason.into(),
+            complaint,
+            open_time: march(8, 12),
+            resolve_time: None,
+        };
+        app.client
+            .record_contact(pb::RecordContactRequest { request_id: String::new(), contact: Some(contact) })
+            .await
+            .unwrap();
+    }
+
+    let cart = |id: &str, cart: &str, kind: pb::CartEventType, at: Option<prost_types::Timestamp>, order: &str| {
+        pb::CartEvent {
+            event_id: id.into(),
+            cart_id: cart.into(),
+            customer_id: "A".into(),
+            r#type: kind as i32,
+            event_time: at,
+            value: Some(Money { currency_code: "USD".into(), amount_minor: 1_000 }),
+            order_id: order.into(),
+        }
+    };
+    for event in [
+        cart("e-1", "cart-1", pb::CartEventType::Created, march(2, 10), ""),
+        cart("e-2", "cart-1", pb::CartEventType::Converted, march(2, 11), "a-1"),
+        cart("e-3", "cart-2", pb::CartEventType::Created, march(3, 10), ""),
+        cart("e-4", "cart-2", pb::CartEventType::Updated, march(4, 10), ""),
+        cart("e-5", "cart-3", pb::CartEventType::Created, date(2024, 2, 20, 10), ""),
+    ] {
+        app.client
+            .record_cart_event(pb::RecordCartEventRequest { request_id: String::new(), event: Some(event) })
+            .await
+            .unwrap();
+    }
+}
+
+fn march_window() -> Option<TimeWindow> {
+    Some(TimeWindow { start_time: date(2024, 3, 1, 0), end_time: date(2024, 4, 1, 0) })
+}
+
+async fn kpis(app: &mut TestApp, filter: Option<pb::ReportFilter>) -> (pb::Kpis, pb::Kpis) {
+    let response =
+        app.client.get_kpis(pb::GetKpisRequest { window: march_window(), filter }).await.unwrap().into_inner();
+    (response.kpis.unwrap(), response.previous.unwrap())
+}
+
+fn close(actual: Option<f64>, expected: f64) -> bool {
+    actual.is_some_and(|actual| (actual - expected).abs() < 1e-9)
+}
+
+async fn every_kpi_on_a_hand_checked_dataset(store: Store) {
+    let mut app = spawn_app(store).await;
+    seed(&mut app).await;
+    let (march, february) = kpis(&mut app, None).await;
+    assert_eq!(march.orders, 6);
+    assert_eq!(march.revenue.as_ref().unwrap().amount_minor, 14_700);
+    assert_eq!(march.active_customers, 3);
+    assert_eq!(march.new_customers, 1);
+    assert!(close(march.repeat_purchase_rate, 1.0 / 3.0), "{:?}", march.repeat_purchase_rate);
+    assert!(close(march.retention_rate, 0.5), "{:?}", march.retention_rate);
+    assert!(close(march.average_order_value_minor, 2_450.0));
+    assert!(close(march.purchase_frequency, 2.0));
+    assert!(close(march.historical_clv_minor, 4_750.0), "{:?}", march.historical_clv_minor);
+    assert_eq!(march.returns, 1);
+    assert_eq!(march.nps_responses, 5);
+    assert!(close(march.nps, 0.0), "{:?}", march.nps);
+    assert_eq!(march.csat_responses, 3);
+    assert!(close(march.csat, 200.0 / 3.0), "{:?}", march.csat);
+    assert_eq!(march.contacts, 3);
+    assert!(close(march.customer_contact_ratio, 2.0));
+    let rates: Vec<(String, i64, i64, f64)> = march
+        .complaint_rates
+        .iter()
+        .map(|rate| (rate.reason.clone(), rate.contacts, rate.complaints, rate.rate))
+        .collect();
+    assert_eq!(rates, [("late_delivery".to_owned(), 2, 1, 0.5), ("refund".to_owned(), 1, 1, 1.0)]);
+    assert_eq!((march.carts_created, march.carts_abandoned), (2, 1));
+    assert!(close(march.cart_abandonment_rate, 0.5));
+
+    assert_eq!(february.orders, 2);
+    assert_eq!(february.revenue.unwrap().amount_minor, 4_000);
+
+    let (store_two, _) = kpis(&mut app, Some(pb::ReportFilter { store_id: "s-2".into(), ..Default::default() })).await;
+    assert_eq!((store_two.orders, store_two.revenue.unwrap().amount_minor, store_two.active_customers), (1, 6_000, 1));
+
+    let (vip, _) = kpis(&mut app, Some(pb::ReportFilter { tag: "vip".into(), ..Default::default() })).await;
+    assert_eq!((vip.orders, vip.revenue.unwrap().amount_minor), (4, 8_000));
+    assert!(close(vip.nps, 50.0), "{:?}", vip.nps);
+
+    let (segment, _) =
+        kpis(&mut app, Some(pb::ReportFilter { customer_ids: vec!["C".into(), "D".into()], ..Default::default() }))
+            .await;
+    assert_eq!((segment.orders, segment.active_customers, segment.new_customers), (2, 2, 1));
+
+    let missing = app.client.get_kpis(pb::GetKpisRequest { window: None, filter: None }).await.unwrap_err();
+    assert_eq!(missing.code(), tonic::Code::InvalidArgument);
+    app.stop().await.unwrap();
+}
