@@ -302,29 +302,29 @@ impl ProfileService for ProfileApi {
 
     async fn get_pareto_report(
         &self,
-        _request: Request<pb::GetParetoReportRequest>,
+        request: Request<pb::GetParetoReportRequest>,
     ) -> RpcResult<pb::GetParetoReportResponse> {
-        Err(not_yet("GetParetoReport"))
+        Ok(Response::new(reports::get_pareto_report(&self.db, &self.settings, request.get_ref()).await?))
     }
 
     async fn list_lapsed_customers(
         &self,
-        _request: Request<pb::ListLapsedCustomersRequest>,
+        request: Request<pb::ListLapsedCustomersRequest>,
     ) -> RpcResult<pb::ListLapsedCustomersResponse> {
-        Err(not_yet("ListLapsedCustomers"))
+        Ok(Response::new(reports::list_lapsed_customers(&self.db, request.get_ref()).await?))
     }
 
     async fn list_abandoned_carts(
         &self,
-        _request: Request<pb::ListAbandonedCartsRequest>,
+        request: Request<pb::ListAbandonedCartsRequest>,
     ) -> RpcResult<pb::ListAbandonedCartsResponse> {
-        Err(not_yet("ListAbandonedCarts"))
+        Ok(Response::new(reports::list_abandoned_carts(&self.db, &self.settings, request.get_ref()).await?))
     }
 
     async fn evaluate_campaign(
         &self,
-        _request: Request<pb::EvaluateCampaignRequest>,
+        request: Request<pb::EvaluateCampaignRequest>,
     ) -> RpcResult<pb::EvaluateCampaignResponse> {
-        Err(not_yet("EvaluateCampaign"))
+        Ok(Response::new(reports::evaluate_campaign(&self.db, request.get_ref()).await?))
     }
 }

@@ -1,6 +1,7 @@
 //! The profile service's storage: sea-orm entities and the queries over them.
 //! Every write that touches several rows runs in one transaction.
 
+pub mod campaigns;
 pub mod customers;
 pub mod entities;
 pub mod erasure;
@@ -9,7 +10,9 @@ pub mod features;
 pub mod idempotency;
 pub mod import;
 pub mod kpis;
+pub mod lists;
 pub mod orders;
+pub mod pareto;
 pub mod sql;
 
 /// Keyset pagination: a page token is the last row id seen, opaque to clients.

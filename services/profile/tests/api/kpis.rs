@@ -5,7 +5,7 @@ use patron_proto::profile::v1 as pb;
 
 use crate::helpers::{Store, TestApp, spawn_app};
 
-on_every_store!(every_kpi_on_a_hand_checked_dataset);
+on_every_store!(every_kpi_on_a_hand_checked_dataset, pareto_lapsed_carts_and_campaign_on_the_same_dataset);
 
 fn march(day: u32, hour: u32) -> Option<prost_types::Timestamp> {
     date(2024, 3, day, hour)
@@ -207,5 +207,108 @@ async fn every_kpi_on_a_hand_checked_dataset(store: Store) {
 
     let missing = app.client.get_kpis(pb::GetKpisRequest { window: None, filter: None }).await.unwrap_err();
     assert_eq!(missing.code(), tonic::Code::InvalidArgument);
+    app.stop().await.unwrap();
+}
+
+async fn pareto_lapsed_carts_and_campaign_on_the_same_dataset(store: Store) {
+    let mut app = spawn_app(store).await;
+    seed(&mut app).await;
+
+    let pareto = app
+        .client
+        .get_pareto_report(pb::GetParetoReportRequest {
+            window: march_window(),
+            filter: None,
+            customer_shares: vec![0.2, 1.0],
+            top_n: 0,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(pareto.customers, 3);
+    assert_eq!(pareto.revenue.unwrap().amount_minor, 14_000, "identified customers only");
+    assert!((pareto.points[0].revenue_share - 6_000.0 / 14_000.0).abs() < 1e-12);
+    assert!((pareto.points[1].revenue_share - 1.0).abs() < 1e-12);
+    assert_eq!(pareto.curve.len(), 20);
+    let top: Vec<&str> = pareto.top_by_revenue.iter().map(|customer| customer.customer_id.as_str()).collect();
+    assert_eq!(top, ["D", "A", "C"]);
+    assert!(pareto.top_by_margin.is_empty(), "no order has line costs");
+
+    let lapsed = |days: i32, page_size: i32, page_token: String| pb::ListLapsedCustomersRequest {
+        days,
+        as_of: date(2024, 4, 1, 0),
+        page_size,
+        page_token,
+        consent_granted: 0,
+    };
+    let month = app.client.list_lapsed_customers(lapsed(30, 0, String::new())).await.unwrap().into_inner();
+    assert_eq!(month.customers.iter().map(|c| c.customer_id.as_str()).collect::<Vec<_>>(), ["B"]);
+    let first = app.client.list_lapsed_customers(lapsed(10, 2, String::new())).await.unwrap().into_inner();
+    assert_eq!(first.customers.iter().map(|c| c.customer_id.as_str()).collect::<Vec<_>>(), ["A", "C"]);
+    let second = app.client.list_lapsed_customers(lapsed(10, 2, first.next_page_token)).await.unwrap().into_inner();
+    assert_eq!(second.customers.iter().map(|c| c.customer_id.as_str()).collect::<Vec<_>>(), ["B"]);
+    assert!(second.next_page_token.is_empty());
+
+    let carts = app
+        .client
+        .list_abandoned_carts(pb::ListAbandonedCartsRequest {
+            window: march_window(),
+            page_size: 0,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(carts.carts.len(), 1);
+    assert_eq!((carts.carts[0].cart_id.as_str(), carts.carts[0].customer_id.as_str()), ("cart-2", "A"));
+    assert_eq!(carts.carts[0].value.as_ref().unwrap().amount_minor, 1_000);
+
+    for (id, customer, variant, day) in [
+        ("x-1", "B", "control", 1),
+        ("x-2", "D", "control", 1),
+        ("x-3", "A", "treatment", 4),
+        ("x-4", "C", "treatment", 9),
+    ] {
+        let exposure = pb::CampaignExposure {
+            exposure_id: id.into(),
+            campaign_id: "spring".into(),
+            variant: variant.into(),
+            customer_id: customer.into(),
+            expose_time: march(day, 0),
+        };
+        app.client
+            .record_exposure(pb::RecordExposureRequest { request_id: String::new(), exposure: Some(exposure) })
+            .await
+            .unwrap();
+    }
+    let evaluation = app
+        .client
+        .evaluate_campaign(pb::EvaluateCampaignRequest {
+            campaign_id: "spring".into(),
+            by_tags: vec!["vip".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let all = &evaluation.breakdowns[0];
+    assert_eq!(all.variants.len(), 2);
+    let control = &all.variants[0];
+    let treatment = &all.variants[1];
+    assert_eq!((control.variant.as_str(), control.exposed, control.converted), ("control", 2, 0));
+    assert_eq!((treatment.variant.as_str(), treatment.exposed, treatment.converted), ("treatment", 2, 2));
+    assert_eq!(treatment.absolute_lift, Some(1.0));
+    assert_eq!(treatment.relative_lift, None, "no relative lift over a zero baseline");
+    assert!((treatment.p_value.unwrap() - 0.0455).abs() < 1e-3, "{:?}", treatment.p_value);
+    let vip = &evaluation.breakdowns[1];
+    assert_eq!(vip.tag, "vip");
+    assert_eq!(vip.variants.iter().map(|v| v.variant.as_str()).collect::<Vec<_>>(), ["treatment"]);
+
+    let unknown = app
+        .client
+        .evaluate_campaign(pb::EvaluateCampaignRequest { campaign_id: "nope".into(), ..Default::default() })
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
     app.stop().await.unwrap();
 }
