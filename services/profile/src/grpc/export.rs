@@ -9,9 +9,10 @@ use tonic::Status;
 
 use super::{parse, render};
 use crate::config::ProfileSettings;
-use crate::domain::time::Micros;
+use crate::domain::time::{MICROS_PER_DAY, Micros};
 use crate::domain::{currency, features};
 use crate::store::features::{self as store, FeatureScope};
+use crate::store::series;
 
 const DEFAULT_BATCH: usize = 1_000;
 const MAX_BATCH: usize = 10_000;
@@ -118,5 +119,105 @@ impl FeatureExport {
             }
         }
         Ok(())
+    }
+}
+
+/// Points per streamed message of a series export.
+const POINTS_PER_MESSAGE: usize = 1_000;
+
+pub async fn sales_series(
+    db: DatabaseConnection,
+    query: series::SeriesQuery,
+    points: mpsc::Sender<Result<pb::ExportSalesSeriesResponse, Status>>,
+) {
+    let outcome = async {
+        let series = series::sales(&db, &query).await?;
+        let mut batch = Vec::with_capacity(POINTS_PER_MESSAGE);
+        for (key, periods) in series {
+            for (day, totals) in periods {
+                batch.push(pb::SeriesPoint {
+                    key: key.clone(),
+                    period_start: Some(render::timestamp(Micros(day * MICROS_PER_DAY))),
+                    revenue_minor: totals.revenue_minor,
+                    units: totals.units,
+                    orders: totals.orders,
+                });
+                if batch.len() == POINTS_PER_MESSAGE {
+                    let full = std::mem::replace(&mut batch, Vec::with_capacity(POINTS_PER_MESSAGE));
+                    if points.send(Ok(pb::ExportSalesSeriesResponse { points: full })).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        if !batch.is_empty() {
+            let _ = points.send(Ok(pb::ExportSalesSeriesResponse { points: batch })).await;
+        }
+        Ok::<(), ServiceError>(())
+    }
+    .await;
+    if let Err(error) = outcome {
+        let _ = points.send(Err(error.into())).await;
+    }
+}
+
+/// Longest series a request may ask for, in periods (ten years of days).
+const MAX_PERIODS: i64 = 3_660;
+
+pub fn series_query(
+    request: &pb::ExportSalesSeriesRequest,
+    settings: &ProfileSettings,
+) -> Result<series::SeriesQuery, ServiceError> {
+    let mut validator = Validator::new();
+    let level = match pb::SeriesLevel::try_from(request.level) {
+        Ok(pb::SeriesLevel::Total) => Some(series::Level::Total),
+        Ok(pb::SeriesLevel::Store) => Some(series::Level::Store),
+        Ok(pb::SeriesLevel::Channel) => Some(series::Level::Channel),
+        Ok(pb::SeriesLevel::Category) => Some(series::Level::Category),
+        Ok(pb::SeriesLevel::Sku) => Some(series::Level::Sku),
+        Ok(pb::SeriesLevel::Region) => Some(series::Level::Region),
+        Ok(pb::SeriesLevel::Customers) => Some(series::Level::Customers),
+        _ => None,
+    };
+    validator.check(level.is_some(), "level", "must be TOTAL, STORE, CHANNEL, CATEGORY, SKU, REGION or CUSTOMERS");
+    let granularity = match pb::Granularity::try_from(request.granularity) {
+        Ok(pb::Granularity::Day) => Some(series::Granularity::Day),
+        Ok(pb::Granularity::Week) => Some(series::Granularity::Week),
+        Ok(pb::Granularity::Month) => Some(series::Granularity::Month),
+        _ => None,
+    };
+    validator.check(granularity.is_some(), "granularity", "must be DAY, WEEK or MONTH");
+    let window = parse::window(&mut validator, "window", request.window.as_ref());
+    if request.window.is_none() {
+        validator.violation("window", "is required");
+    }
+    if let Some((start, end)) = window {
+        validator.check((end.0 - start.0) / MICROS_PER_DAY <= MAX_PERIODS, "window", "spans more than ten years");
+    }
+    if level == Some(series::Level::Customers) {
+        validator.check(!request.customer_ids.is_empty(), "customer_ids", "must list the members for level CUSTOMERS");
+        validator.check(
+            request.customer_ids.len() <= super::reports::MAX_FILTER_CUSTOMERS,
+            "customer_ids",
+            format!("at most {} customers", super::reports::MAX_FILTER_CUSTOMERS),
+        );
+    }
+    let currency_code = if request.currency_code.is_empty() {
+        settings.default_currency.clone()
+    } else {
+        request.currency_code.clone()
+    };
+    validator.check(currency::is_known(&currency_code), "currency_code", "must be an ISO 4217 code such as USD");
+    validator.finish()?;
+    match (level, granularity, window) {
+        (Some(level), Some(granularity), Some(window)) => Ok(series::SeriesQuery {
+            level,
+            keys: request.keys.clone(),
+            granularity,
+            window,
+            customer_ids: request.customer_ids.clone(),
+            currency_code,
+        }),
+        _ => Err(ServiceError::internal("validated series query is incomplete")),
     }
 }

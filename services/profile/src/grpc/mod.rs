@@ -40,11 +40,6 @@ type RpcResult<T> = Result<Response<T>, Status>;
 /// Metadata the gateway sets to the authenticated principal's name.
 pub const PRINCIPAL_HEADER: &str = "x-patron-principal";
 
-/// Not part of this build yet; reported as UNIMPLEMENTED with the RPC's name.
-fn not_yet(rpc: &str) -> Status {
-    Status::unimplemented(format!("{rpc} is not available in this version of the profile service"))
-}
-
 #[tonic::async_trait]
 impl ProfileService for ProfileApi {
     async fn create_customer(
@@ -291,9 +286,13 @@ impl ProfileService for ProfileApi {
 
     async fn export_sales_series(
         &self,
-        _request: Request<pb::ExportSalesSeriesRequest>,
+        request: Request<pb::ExportSalesSeriesRequest>,
     ) -> RpcResult<Self::ExportSalesSeriesStream> {
-        Err(not_yet("ExportSalesSeries"))
+        let query = export::series_query(request.get_ref(), &self.settings)?;
+        let (points, receiver) = tokio::sync::mpsc::channel(2);
+        let task = export::sales_series(self.db.clone(), query, points);
+        tokio::spawn(tracing::Instrument::instrument(task, tracing::Span::current()));
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(receiver))))
     }
 
     async fn get_kpis(&self, request: Request<pb::GetKpisRequest>) -> RpcResult<pb::GetKpisResponse> {

@@ -108,7 +108,7 @@ pub fn cart_event(value: CartEvent) -> pb::CartEvent {
         customer_id: value.customer_id.unwrap_or_default(),
         r#type: value.kind as i32,
         event_time: Some(timestamp(value.event_time)),
-        value: (!value.currency_code.is_empty()).then(|| patron_proto::common::v1::Money {
+        value: (!value.currency_code.is_empty()).then_some(patron_proto::common::v1::Money {
             currency_code: value.currency_code,
             amount_minor: value.value_minor,
         }),

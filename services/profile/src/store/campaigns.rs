@@ -66,10 +66,11 @@ pub async fn outcomes(
     {
         let customer = int(&row, "customer_id")?;
         let placed = int(&row, "place_time_us")?;
-        if let Some((exposed_at, _)) = first.get(&customer) {
-            if placed >= *exposed_at && placed < exposed_at.saturating_add(window_micros) {
-                converted.insert(customer);
-            }
+        let in_window = first
+            .get(&customer)
+            .is_some_and(|(exposed_at, _)| placed >= *exposed_at && placed < exposed_at.saturating_add(window_micros));
+        if in_window {
+            converted.insert(customer);
         }
     }
     let mut tags_of: HashMap<i64, HashSet<String>> = HashMap::new();

@@ -13,6 +13,7 @@ pub mod kpis;
 pub mod lists;
 pub mod orders;
 pub mod pareto;
+pub mod series;
 pub mod sql;
 
 /// Keyset pagination: a page token is the last row id seen, opaque to clients.

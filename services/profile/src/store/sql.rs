@@ -56,14 +56,14 @@ pub fn placeholders(count: usize) -> String {
     vec!["?"; count].join(", ")
 }
 
+pub async fn execute(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<u64, ServiceError> {
+    Ok(db.execute_raw(statement(db.get_database_backend(), sql, values)).await?.rows_affected())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn placeholders_are_numbered_for_postgres() {
         assert_eq!(super::number_placeholders("a = ? AND b IN (?, ?)"), "a = $1 AND b IN ($2, $3)");
     }
-}
-
-pub async fn execute(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<u64, ServiceError> {
-    Ok(db.execute_raw(statement(db.get_database_backend(), sql, values)).await?.rows_affected())
 }

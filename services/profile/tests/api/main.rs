@@ -23,3 +23,4 @@ mod import;
 mod kpis;
 mod orders;
 mod plumbing;
+mod series;
