@@ -6,7 +6,7 @@ use patron_common::cli::ServiceArgs;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = ServiceArgs::parse();
-    let config = patron_churn::Config::load(args.config.as_deref())?;
+    let config = patron_churn::config::load(args.config.as_deref())?;
     let _telemetry = patron_common::telemetry::init("churn", &config.telemetry)?;
     let application = patron_churn::Application::build(config).await?;
     application.run_until_stopped(patron_common::shutdown_signal()).await

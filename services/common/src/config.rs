@@ -41,6 +41,26 @@ where
 #[error("invalid configuration: {0}")]
 pub struct ConfigError(String);
 
+/// The configuration of a service that has no settings of its own.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub telemetry: TelemetryConfig,
+}
+
+impl ServiceConfig {
+    /// Defaults for a service listening on `port` with its SQLite database in `database_file`.
+    pub fn defaults(port: u16, database_file: &str) -> Self {
+        Self {
+            server: ServerConfig::with_port(port),
+            database: DatabaseConfig::sqlite_file(database_file),
+            telemetry: TelemetryConfig::default(),
+        }
+    }
+}
+
 /// The gRPC server: address, limits and shutdown.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

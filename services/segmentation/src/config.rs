@@ -2,32 +2,14 @@
 
 use std::path::Path;
 
-use patron_common::config::{self, ConfigError, DatabaseConfig, ServerConfig, TelemetryConfig};
-use serde::{Deserialize, Serialize};
+use patron_common::config::{self, ConfigError, ServiceConfig};
 
 /// Default gRPC port of the segmentation service.
 pub const DEFAULT_PORT: u16 = 50062;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    pub server: ServerConfig,
-    pub database: DatabaseConfig,
-    pub telemetry: TelemetryConfig,
-}
+/// The service has no settings of its own yet.
+pub type Config = ServiceConfig;
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::with_port(DEFAULT_PORT),
-            database: DatabaseConfig::sqlite_file("data/segmentation.db"),
-            telemetry: TelemetryConfig::default(),
-        }
-    }
-}
-
-impl Config {
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        config::load(Self::default(), file)
-    }
+pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+    config::load(ServiceConfig::defaults(DEFAULT_PORT, "data/segmentation.db"), file)
 }

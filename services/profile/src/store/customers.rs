@@ -49,11 +49,7 @@ pub async fn create(
         }
         _ => error.into(),
     })?;
-    replace_tags(&transaction, row.id, &customer.tags).await?;
-    replace_attributes(&transaction, row.id, &customer.attributes).await?;
-    for (channel, consent) in &customer.consents {
-        upsert_consent(&transaction, row.id, *channel, consent.state, consent.update_time).await?;
-    }
+    add_details(&transaction, row.id, customer).await?;
     idempotency::remember(&transaction, key, &customer.customer_id).await?;
     transaction.commit().await?;
     get(db, &customer.customer_id).await
@@ -270,17 +266,7 @@ pub async fn add_details(db: &impl ConnectionTrait, id: i64, customer: &Customer
             .filter(customer_attribute::Column::Name.is_in(customer.attributes.keys().cloned()))
             .exec(db)
             .await?;
-        customer_attribute::Entity::insert_many(customer.attributes.iter().map(|(name, value)| {
-            let (kind, text) = value.to_stored();
-            customer_attribute::ActiveModel {
-                customer_id: Set(id),
-                name: Set(name.clone()),
-                kind: Set(kind.to_owned()),
-                value: Set(text),
-            }
-        }))
-        .exec(db)
-        .await?;
+        insert_attributes(db, id, &customer.attributes).await?;
     }
     for (channel, consent) in &customer.consents {
         upsert_consent(db, id, *channel, consent.state, consent.update_time).await?;
@@ -313,19 +299,28 @@ async fn replace_attributes(
     attributes: &BTreeMap<String, AttributeValue>,
 ) -> Result<(), ServiceError> {
     customer_attribute::Entity::delete_many().filter(customer_attribute::Column::CustomerId.eq(id)).exec(db).await?;
-    if !attributes.is_empty() {
-        customer_attribute::Entity::insert_many(attributes.iter().map(|(name, value)| {
-            let (kind, text) = value.to_stored();
-            customer_attribute::ActiveModel {
-                customer_id: Set(id),
-                name: Set(name.clone()),
-                kind: Set(kind.to_owned()),
-                value: Set(text),
-            }
-        }))
-        .exec(db)
-        .await?;
+    insert_attributes(db, id, attributes).await
+}
+
+async fn insert_attributes(
+    db: &impl ConnectionTrait,
+    id: i64,
+    attributes: &BTreeMap<String, AttributeValue>,
+) -> Result<(), ServiceError> {
+    if attributes.is_empty() {
+        return Ok(());
     }
+    customer_attribute::Entity::insert_many(attributes.iter().map(|(name, value)| {
+        let (kind, text) = value.to_stored();
+        customer_attribute::ActiveModel {
+            customer_id: Set(id),
+            name: Set(name.clone()),
+            kind: Set(kind.to_owned()),
+            value: Set(text),
+        }
+    }))
+    .exec(db)
+    .await?;
     Ok(())
 }
 

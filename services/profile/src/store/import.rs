@@ -173,13 +173,7 @@ pub async fn order_rows(db: &impl ConnectionTrait, rows: &[OrderRow]) -> Result<
 }
 
 fn set_header(active: &mut order::ActiveModel, header: &Order, customer_pk: Option<i64>, total_only: bool) {
-    active.customer_id = Set(customer_pk);
-    active.place_time_us = Set(header.place_time.0);
-    active.channel = Set(header.channel as i16);
-    active.store_id = Set(header.store_id.clone());
-    active.region = Set(header.region.clone());
-    active.currency_code = Set(header.currency_code.clone());
-    active.status = Set(header.status as i16);
+    super::orders::set_header(active, header, customer_pk);
     if total_only {
         active.total_minor = Set(header.total_minor);
         active.units = Set(0);

@@ -45,13 +45,7 @@ pub async fn write(db: &impl ConnectionTrait, order: &Order) -> Result<bool, Ser
         Some(row) => order::ActiveModel::from(row.clone()),
         None => order::ActiveModel { external_id: Set(order.order_id.clone()), ..Default::default() },
     };
-    active.customer_id = Set(customer_pk);
-    active.place_time_us = Set(order.place_time.0);
-    active.channel = Set(order.channel as i16);
-    active.store_id = Set(order.store_id.clone());
-    active.region = Set(order.region.clone());
-    active.currency_code = Set(order.currency_code.clone());
-    active.status = Set(order.status as i16);
+    set_header(&mut active, order, customer_pk);
     active.total_minor = Set(order.total_minor);
     active.units = Set(order.units());
     let is_new = existing.is_none();
@@ -72,6 +66,17 @@ pub async fn write(db: &impl ConnectionTrait, order: &Order) -> Result<bool, Ser
         .await?;
     }
     Ok(is_new)
+}
+
+/// Sets the order's own columns (not its totals, which depend on its lines).
+pub fn set_header(active: &mut order::ActiveModel, order: &Order, customer_pk: Option<i64>) {
+    active.customer_id = Set(customer_pk);
+    active.place_time_us = Set(order.place_time.0);
+    active.channel = Set(order.channel as i16);
+    active.store_id = Set(order.store_id.clone());
+    active.region = Set(order.region.clone());
+    active.currency_code = Set(order.currency_code.clone());
+    active.status = Set(order.status as i16);
 }
 
 /// The internal id of the customer, creating a bare record when unknown.

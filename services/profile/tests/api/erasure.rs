@@ -4,13 +4,9 @@ use tokio_stream::StreamExt;
 use tonic::Code;
 
 use crate::customers::{create, customer};
-use crate::helpers::{Store, spawn_app};
+use crate::helpers::{Store, at, spawn_app};
 
 on_every_store!(erasure_removes_the_person_and_keeps_the_revenue, summary_gives_the_customer_view);
-
-fn at(seconds: i64) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds, nanos: 0 })
-}
 
 fn order(id: &str, seconds: i64, total: i64) -> pb::Order {
     pb::Order {

@@ -3,13 +3,9 @@ use patron_proto::profile::v1 as pb;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::helpers::{Store, spawn_app};
+use crate::helpers::{Store, at, spawn_app};
 
 on_every_store!(contacts_feedback_carts_and_exposures_are_recorded_idempotently, bad_events_name_their_fields);
-
-fn at(seconds: i64) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds, nanos: 0 })
-}
 
 async fn contacts_feedback_carts_and_exposures_are_recorded_idempotently(store: Store) {
     let mut app = spawn_app(store).await;

@@ -188,3 +188,14 @@ impl DatabaseLink {
         let _ = self.open.send(true);
     }
 }
+
+/// An instant `seconds` after the Unix epoch, as the API takes it.
+pub fn at(seconds: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp { seconds, nanos: 0 })
+}
+
+/// A UTC date and hour, as the API takes it.
+pub fn utc(year: i32, month: u32, day: u32, hour: u32) -> Option<prost_types::Timestamp> {
+    let at = chrono::NaiveDate::from_ymd_opt(year, month, day).and_then(|date| date.and_hms_opt(hour, 0, 0))?;
+    Some(prost_types::Timestamp { seconds: at.and_utc().timestamp(), nanos: 0 })
+}

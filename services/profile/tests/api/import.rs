@@ -3,7 +3,7 @@ use patron_proto::profile::v1 as pb;
 use tokio_stream::StreamExt;
 use tonic::Code;
 
-use crate::helpers::{Store, spawn_app};
+use crate::helpers::{Store, at, spawn_app};
 
 on_every_store!(
     orders_import_lands_good_rows_and_reports_bad_ones,
@@ -11,10 +11,6 @@ on_every_store!(
     customers_contacts_and_feedback_import,
     stream_without_header_is_invalid,
 );
-
-fn at(seconds: i64) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds, nanos: 0 })
-}
 
 fn order_row(line: i64, order_id: &str, line_number: i32, sku: &str, quantity: i64) -> pb::ImportRow {
     pb::ImportRow {

@@ -3,17 +3,12 @@
 use patron_proto::common::v1::{Money, TimeWindow};
 use patron_proto::profile::v1 as pb;
 
-use crate::helpers::{Store, TestApp, spawn_app};
+use crate::helpers::{Store, TestApp, spawn_app, utc};
 
 on_every_store!(every_kpi_on_a_hand_checked_dataset, pareto_lapsed_carts_and_campaign_on_the_same_dataset);
 
 fn march(day: u32, hour: u32) -> Option<prost_types::Timestamp> {
-    date(2024, 3, day, hour)
-}
-
-fn date(year: i32, month: u32, day: u32, hour: u32) -> Option<prost_types::Timestamp> {
-    let at = chrono::NaiveDate::from_ymd_opt(year, month, day).unwrap().and_hms_opt(hour, 0, 0).unwrap();
-    Some(prost_types::Timestamp { seconds: at.and_utc().timestamp(), nanos: 0 })
+    utc(2024, 3, day, hour)
 }
 
 async fn order(
@@ -52,15 +47,15 @@ async fn seed(app: &mut TestApp) {
             .await
             .unwrap();
     }
-    order(app, "a-prev", "A", date(2024, 2, 10, 12), 1_000, "s-1", Completed).await;
+    order(app, "a-prev", "A", utc(2024, 2, 10, 12), 1_000, "s-1", Completed).await;
     order(app, "a-1", "A", march(5, 9), 2_000, "s-1", Completed).await;
     order(app, "a-2", "A", march(5, 17), 500, "s-1", Completed).await;
     order(app, "a-3", "A", march(20, 12), 1_500, "s-1", Completed).await;
     order(app, "a-ret", "A", march(15, 12), 900, "s-1", Returned).await;
-    order(app, "b-prev", "B", date(2024, 2, 15, 12), 3_000, "s-1", Completed).await;
+    order(app, "b-prev", "B", utc(2024, 2, 15, 12), 3_000, "s-1", Completed).await;
     order(app, "c-1", "C", march(10, 12), 4_000, "s-1", Completed).await;
     order(app, "c-cancel", "C", march(11, 12), 8_000, "s-1", Cancelled).await;
-    order(app, "d-old", "D", date(2024, 1, 1, 12), 1_000, "s-1", Completed).await;
+    order(app, "d-old", "D", utc(2024, 1, 1, 12), 1_000, "s-1", Completed).await;
     order(app, "d-1", "D", march(25, 12), 6_000, "s-2", Completed).await;
     order(app, "anon", "", march(12, 12), 700, "s-1", Completed).await;
 
@@ -96,7 +91,7 @@ async fn seed(app: &mut TestApp) {
         feedback_id: "late".into(),
         customer_id: "A".into(),
         score: Some(pb::feedback::Score::Nps(0)),
-        submit_time: date(2024, 4, 2, 12),
+        submit_time: utc(2024, 4, 2, 12),
         ..Default::default()
     };
     app.client
@@ -138,7 +133,7 @@ async fn seed(app: &mut TestApp) {
         cart("e-2", "cart-1", pb::CartEventType::Converted, march(2, 11), "a-1"),
         cart("e-3", "cart-2", pb::CartEventType::Created, march(3, 10), ""),
         cart("e-4", "cart-2", pb::CartEventType::Updated, march(4, 10), ""),
-        cart("e-5", "cart-3", pb::CartEventType::Created, date(2024, 2, 20, 10), ""),
+        cart("e-5", "cart-3", pb::CartEventType::Created, utc(2024, 2, 20, 10), ""),
     ] {
         app.client
             .record_cart_event(pb::RecordCartEventRequest { request_id: String::new(), event: Some(event) })
@@ -148,7 +143,7 @@ async fn seed(app: &mut TestApp) {
 }
 
 fn march_window() -> Option<TimeWindow> {
-    Some(TimeWindow { start_time: date(2024, 3, 1, 0), end_time: date(2024, 4, 1, 0) })
+    Some(TimeWindow { start_time: utc(2024, 3, 1, 0), end_time: utc(2024, 4, 1, 0) })
 }
 
 async fn kpis(app: &mut TestApp, filter: Option<pb::ReportFilter>) -> (pb::Kpis, pb::Kpis) {
@@ -236,7 +231,7 @@ async fn pareto_lapsed_carts_and_campaign_on_the_same_dataset(store: Store) {
 
     let lapsed = |days: i32, page_size: i32, page_token: String| pb::ListLapsedCustomersRequest {
         days,
-        as_of: date(2024, 4, 1, 0),
+        as_of: utc(2024, 4, 1, 0),
         page_size,
         page_token,
         consent_granted: 0,

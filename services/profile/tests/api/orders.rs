@@ -2,13 +2,9 @@ use patron_proto::profile::v1 as pb;
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::helpers::{Store, spawn_app};
+use crate::helpers::{Store, at, spawn_app};
 
 on_every_store!(record_get_and_list_orders, recording_again_updates_in_place, bad_order_is_rejected_whole);
-
-fn at(seconds: i64) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds, nanos: 0 })
-}
 
 pub fn order(id: &str, customer_id: &str, seconds: i64) -> pb::Order {
     pb::Order {

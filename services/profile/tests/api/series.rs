@@ -3,18 +3,16 @@ use patron_proto::profile::v1 as pb;
 use tokio_stream::StreamExt;
 use tonic::Code;
 
-use crate::helpers::{Store, TestApp, spawn_app};
+use crate::helpers::{Store, TestApp, spawn_app, utc};
 
 on_every_store!(series_are_complete_per_level_and_granularity);
 
 fn day(month: u32, day: u32) -> Option<prost_types::Timestamp> {
-    let at = chrono::NaiveDate::from_ymd_opt(2024, month, day).unwrap().and_hms_opt(12, 0, 0).unwrap();
-    Some(prost_types::Timestamp { seconds: at.and_utc().timestamp(), nanos: 0 })
+    utc(2024, month, day, 12)
 }
 
 fn midnight(month: u32, day: u32) -> Option<prost_types::Timestamp> {
-    let at = chrono::NaiveDate::from_ymd_opt(2024, month, day).unwrap().and_hms_opt(0, 0, 0).unwrap();
-    Some(prost_types::Timestamp { seconds: at.and_utc().timestamp(), nanos: 0 })
+    utc(2024, month, day, 0)
 }
 
 async fn export(
