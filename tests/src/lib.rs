@@ -9,6 +9,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tonic::transport::Channel;
 
+pub mod bench_profile;
 pub mod load;
 
 /// The directory holding this build's binaries (`target/debug` or `target/release`).

@@ -13,10 +13,18 @@ struct Args {
     concurrency: usize,
     duration: Duration,
     customers: usize,
+    order_lines: usize,
+    import_customers: usize,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { concurrency: 16, duration: Duration::from_secs(10), customers: 1_000 };
+    let mut args = Args {
+        concurrency: 16,
+        duration: Duration::from_secs(10),
+        customers: 1_000,
+        order_lines: 1_000_000,
+        import_customers: 100_000,
+    };
     let mut iter = std::env::args().skip(1);
     while let Some(flag) = iter.next() {
         let value = iter.next().unwrap_or_default();
@@ -24,6 +32,8 @@ fn parse_args() -> Args {
             "--concurrency" => args.concurrency = value.parse().unwrap_or(args.concurrency),
             "--duration-secs" => args.duration = Duration::from_secs(value.parse().unwrap_or(10)),
             "--customers" => args.customers = value.parse().unwrap_or(args.customers),
+            "--order-lines" => args.order_lines = value.parse().unwrap_or(args.order_lines),
+            "--import-customers" => args.import_customers = value.parse().unwrap_or(args.import_customers),
             other => eprintln!("ignoring unknown flag {other}"),
         }
     }
@@ -91,4 +101,72 @@ async fn main() {
     row("through the gateway", &report);
     let status = suite.terminate().await;
     assert!(status.success(), "suite stopped cleanly");
+
+    if let Err(error) = profile_import_and_reports(&args).await {
+        eprintln!("profile import bench failed: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn profile_import_and_reports(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    use patron_tests::bench_profile::{ProfileProcess, ScratchDatabase, Workload, latency, scratch_dir, year_window};
+
+    let workload = Workload { order_lines: args.order_lines, customers: args.import_customers };
+    let bin_dir = patron_tests::binaries_dir();
+    let dir = scratch_dir();
+    let csv = dir.join("order_lines.csv");
+    workload.write_csv(&csv)?;
+    println!();
+    println!(
+        "Profile import: {} order lines, {} customers, streamed in batches of 1,000",
+        args.order_lines, args.import_customers
+    );
+    println!("| {:<34} | {:>10} | {:>9} | {:>14} |", "target", "rows/s", "seconds", "peak RSS MiB");
+    println!("|{:-<36}|{:-<12}|{:-<11}|{:-<16}|", "", "", "", "");
+    let report = |name: &str, elapsed: Duration, memory: Option<f64>| {
+        println!(
+            "| {name:<34} | {:>10.0} | {:>9.1} | {:>14} |",
+            args.order_lines as f64 / elapsed.as_secs_f64(),
+            elapsed.as_secs_f64(),
+            memory.map_or("-".to_owned(), |mib| format!("{mib:.0}"))
+        );
+    };
+
+    let copy_database = ScratchDatabase::create("patron_bench_copy")?;
+    report("PostgreSQL COPY of the same CSV", copy_database.copy_csv(&csv)?, None);
+
+    let postgres = ScratchDatabase::create("patron_bench_import")?;
+    let profile = ProfileProcess::start(&bin_dir, &postgres.url()).await?;
+    let elapsed = workload.import(profile.channel()).await?;
+    report("ImportRecords, PostgreSQL", elapsed, profile.peak_memory_mib());
+
+    let sqlite_url = format!("sqlite://{}?mode=rwc", dir.join("bench.db").display());
+    let sqlite_profile = ProfileProcess::start(&bin_dir, &sqlite_url).await?;
+    let elapsed = workload.import(sqlite_profile.channel()).await?;
+    report("ImportRecords, SQLite", elapsed, sqlite_profile.peak_memory_mib());
+    drop(sqlite_profile);
+
+    println!();
+    println!("Reports over the imported data (PostgreSQL, one-year window, 20 sequential calls)");
+    println!("| {:<34} | {:>9} | {:>9} | {:>9} |", "call", "p50 ms", "p99 ms", "max ms");
+    println!("|{:-<36}|{:-<11}|{:-<11}|{:-<11}|", "", "", "", "");
+    let client = ProfileServiceClient::new(profile.channel());
+    let ms = |duration: Duration| duration.as_secs_f64() * 1e3;
+    let (p50, p99, max) = latency(20, || {
+        let mut client = client.clone();
+        async move { client.get_kpis(pb::GetKpisRequest { window: year_window(), filter: None }).await.map(|_| ()) }
+    })
+    .await?;
+    println!("| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |", "GetKpis", ms(p50), ms(p99), ms(max));
+    let (p50, p99, max) = latency(20, || {
+        let mut client = client.clone();
+        async move {
+            let request = pb::GetParetoReportRequest { window: year_window(), ..Default::default() };
+            client.get_pareto_report(request).await.map(|_| ())
+        }
+    })
+    .await?;
+    println!("| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |", "GetParetoReport", ms(p50), ms(p99), ms(max));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
 }
