@@ -12,9 +12,9 @@ help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## Build release binaries and run the whole suite locally on SQLite (Ctrl-C stops it)
+run: ## Build release binaries, run the whole suite locally on SQLite with demo data (Ctrl-C stops it)
 	$(CARGO) build --release --workspace --bins
-	./target/release/patron up --port $(PORT)
+	./target/release/patron up --port $(PORT) --demo
 
 .PHONY: build
 build: ## Build every crate in debug mode

@@ -1,6 +1,10 @@
 //! `patron`: the command-line entry to the suite.
 
+mod demo;
+mod import;
 mod up;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -15,19 +19,22 @@ struct Cli {
 enum Command {
     /// Start the gateway and the four services locally, each on its own SQLite database.
     Up(up::UpArgs),
+    /// Write a realistic, reproducible retail data set as CSV files.
+    DemoData(demo::DemoArgs),
+    /// Stream a CSV file of customers, orders, contacts or feedback into the profile service.
+    Import(import::ImportArgs),
 }
 
 #[tokio::main]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
-        Command::Up(args) => up::run(args).await,
+        Command::Up(args) => up::run(args).await.map(|()| ExitCode::SUCCESS),
+        Command::DemoData(args) => demo::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Import(args) => import::run(args).await,
     };
-    match outcome {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("patron: {error:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    outcome.unwrap_or_else(|error| {
+        eprintln!("patron: {error:#}");
+        ExitCode::FAILURE
+    })
 }

@@ -29,6 +29,12 @@ pub struct UpArgs {
     /// How long to wait for every service to report SERVING.
     #[arg(long, default_value_t = 60)]
     ready_timeout_secs: u64,
+    /// Once up, load the demo data set (written to <data-dir>/demo/ on first use).
+    #[arg(long)]
+    demo: bool,
+    /// Customers in the demo data set.
+    #[arg(long, default_value_t = 5_000)]
+    demo_customers: u32,
 }
 
 struct Process {
@@ -53,6 +59,10 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     let ready = match started {
         Ok(()) => wait_until_serving(&mut processes, Duration::from_secs(args.ready_timeout_secs)).await,
         Err(error) => Err(error),
+    };
+    let ready = match ready {
+        Ok(()) if args.demo => load_demo(&args).await,
+        other => other,
     };
     if let Err(error) = ready {
         stop_all(&mut processes).await;
@@ -153,6 +163,48 @@ async fn health_of(port: u16) -> Option<ServingStatus> {
     let mut client = HealthClient::new(channel);
     let response = client.check(HealthCheckRequest { service: String::new() }).await.ok()?;
     ServingStatus::try_from(response.into_inner().status).ok()
+}
+
+/// Writes the demo data set (once) and imports it through the gateway with
+/// this same program's `demo-data` and `import` commands. Imports are
+/// idempotent, so a second `patron up --demo` changes nothing.
+async fn load_demo(args: &UpArgs) -> anyhow::Result<()> {
+    let patron = std::env::current_exe()?;
+    let demo = args.data_dir.join("demo");
+    if !demo.join("orders.csv").exists() {
+        println!("Writing the demo data set ({} customers over two years) to {}/", args.demo_customers, demo.display());
+        let status = Command::new(&patron)
+            .args([
+                "demo-data",
+                "--customers",
+                &args.demo_customers.to_string(),
+                "--days",
+                "730",
+                "--seed",
+                "1",
+                "--out",
+            ])
+            .arg(&demo)
+            .status()
+            .await?;
+        if !status.success() {
+            bail!("patron demo-data failed ({status})");
+        }
+    }
+    let gateway = format!("http://127.0.0.1:{}", args.port);
+    for kind in ["customers", "orders", "contacts", "feedback"] {
+        println!("Importing demo {kind}");
+        let status = Command::new(&patron)
+            .arg("import")
+            .arg(demo.join(format!("{kind}.csv")))
+            .args(["--kind", kind, "--addr", &gateway])
+            .status()
+            .await?;
+        if !status.success() {
+            bail!("importing demo {kind} failed ({status})");
+        }
+    }
+    Ok(())
 }
 
 fn print_banner(processes: &[Process], data_dir: &Path) {

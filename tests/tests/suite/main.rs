@@ -1,3 +1,4 @@
 //! The whole suite as separate processes, driven through the gateway.
 
+mod import;
 mod startup;

@@ -1,0 +1,161 @@
+//! Sends a file through ProfileService.ImportRecords and reads the server's
+//! answer to each committed batch.
+//!
+//! The request stream is an iterator that parses the next batch when the
+//! transport asks for it, so reading the file is paced by the network and
+//! stops the moment the call ends. What the reader learns on the way (rows it
+//! rejected, where each batch ends in the file, a read failure) reaches the
+//! answering side as [`Event`]s, in file order.
+
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
+use patron_proto::profile::v1::{
+    ImportBatch, ImportHeader, ImportRecordsRequest, ImportRecordsResponse, import_records_request::Payload,
+};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tonic::Streaming;
+
+use super::csv_rows::column_of;
+use super::report::{Reporter, Totals};
+use super::rows::{Parsed, RowError, RowSource};
+
+pub struct Upload {
+    pub addr: String,
+    pub header: ImportHeader,
+    pub batch_size: usize,
+}
+
+enum Event {
+    Rejected(RowError),
+    /// A batch went out; the file up to `end_byte` is in it or rejected.
+    BatchSent {
+        end_byte: u64,
+    },
+    /// The file could not be read further; the stream ended early.
+    ReadFailed(anyhow::Error),
+}
+
+/// Streams `source` and returns the final totals. Rejected rows are reported
+/// as they are known; an error is a failure of the call or of the file.
+pub async fn upload(source: Box<dyn RowSource>, upload: Upload, reporter: &Reporter) -> anyhow::Result<Totals> {
+    let channel = tonic::transport::Endpoint::from_shared(upload.addr.clone())
+        .with_context(|| format!("{} is not a valid address", upload.addr))?
+        .connect_timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|error| anyhow!("connecting to {}: {}", upload.addr, causes(&error)))?;
+    let mut client = ProfileServiceClient::new(channel);
+    let (events, mut received) = unbounded_channel();
+    let requests = Requests { header: Some(upload.header), source, batch_size: upload.batch_size, events, done: false };
+    let responses = client.import_records(tokio_stream::iter(requests)).await.map_err(refused)?.into_inner();
+    receive(responses, &mut received, reporter).await
+}
+
+/// The header, then one batch per `next`.
+struct Requests {
+    header: Option<ImportHeader>,
+    source: Box<dyn RowSource>,
+    batch_size: usize,
+    events: UnboundedSender<Event>,
+    done: bool,
+}
+
+impl Iterator for Requests {
+    type Item = ImportRecordsRequest;
+
+    fn next(&mut self) -> Option<ImportRecordsRequest> {
+        if let Some(header) = self.header.take() {
+            return Some(ImportRecordsRequest { payload: Some(Payload::Header(header)) });
+        }
+        let mut rows = Vec::with_capacity(self.batch_size);
+        while !self.done && rows.len() < self.batch_size {
+            match self.source.next_row() {
+                Ok(Some(Parsed::Row(row))) => rows.push(row),
+                // A send fails only once the call is over; nothing is left to tell.
+                Ok(Some(Parsed::Rejected(error))) => _ = self.events.send(Event::Rejected(error)),
+                Ok(None) => self.done = true,
+                Err(error) => {
+                    _ = self.events.send(Event::ReadFailed(error));
+                    self.done = true;
+                }
+            }
+        }
+        if rows.is_empty() {
+            return None;
+        }
+        _ = self.events.send(Event::BatchSent { end_byte: self.source.bytes_read() });
+        Some(ImportRecordsRequest { payload: Some(Payload::Batch(ImportBatch { rows })) })
+    }
+}
+
+async fn receive(
+    mut responses: Streaming<ImportRecordsResponse>,
+    events: &mut UnboundedReceiver<Event>,
+    reporter: &Reporter,
+) -> anyhow::Result<Totals> {
+    let mut totals = Totals::default();
+    loop {
+        let response = responses.message().await.map_err(refused)?;
+        let Some(response) = response else { bail!("the server ended the import without its final summary") };
+        let progress = response.progress.unwrap_or_default();
+        let mut rejected: Vec<RowError> = response
+            .errors
+            .into_iter()
+            .map(|error| RowError::new(error.line, column_of(&error.field), error.reason))
+            .collect();
+        // Every event of this answer's batch was sent before the batch itself.
+        let mut end_byte = None;
+        while let Ok(event) = events.try_recv() {
+            match event {
+                Event::Rejected(error) => {
+                    totals.rejected_by_client += 1;
+                    rejected.push(error);
+                }
+                Event::ReadFailed(error) => {
+                    reporter.rejected(rejected);
+                    return Err(error.context("reading the file stopped; the batches before it were imported"));
+                }
+                Event::BatchSent { end_byte: end } => {
+                    end_byte = Some(end);
+                    if !progress.done {
+                        break;
+                    }
+                }
+            }
+        }
+        totals.server = progress;
+        reporter.rejected(rejected);
+        if let Some(end_byte) = end_byte {
+            reporter.advance(end_byte, &totals);
+        }
+        if progress.done {
+            return Ok(totals);
+        }
+    }
+}
+
+/// An error and its sources in one line, without the repetitions transport
+/// errors carry ("tcp connect error: tcp connect error: ...").
+fn causes(error: &dyn std::error::Error) -> String {
+    let mut messages: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(error) = next {
+        let message = error.to_string();
+        if messages.last() != Some(&message) {
+            messages.push(message);
+        }
+        next = error.source();
+    }
+    messages.join(": ")
+}
+
+/// One line for a failed call: the status code and the server's message.
+fn refused(status: tonic::Status) -> anyhow::Error {
+    let message = match status.message() {
+        "" => status.code().description(),
+        message => message,
+    };
+    anyhow!("import failed: {:?}: {message}", status.code())
+}
