@@ -187,10 +187,7 @@ pub fn series_query(
         _ => None,
     };
     validator.check(granularity.is_some(), "granularity", "must be DAY, WEEK or MONTH");
-    let window = parse::window(&mut validator, "window", request.window.as_ref());
-    if request.window.is_none() {
-        validator.violation("window", "is required");
-    }
+    let window = parse::required_window(&mut validator, "window", request.window.as_ref());
     if let Some((start, end)) = window {
         validator.check((end.0 - start.0) / MICROS_PER_DAY <= MAX_PERIODS, "window", "spans more than ten years");
     }

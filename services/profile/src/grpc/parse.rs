@@ -81,6 +81,18 @@ pub fn window(
     }
 }
 
+/// A window the request must carry.
+pub fn required_window(
+    validator: &mut Validator,
+    field: &str,
+    value: Option<&common_pb::TimeWindow>,
+) -> Option<(Micros, Micros)> {
+    if value.is_none() {
+        validator.violation(field, "is required");
+    }
+    window(validator, field, value)
+}
+
 pub fn page_size(validator: &mut Validator, value: i32) -> usize {
     match value {
         0 => DEFAULT_PAGE_SIZE,

@@ -54,10 +54,7 @@ pub async fn get_kpis(
     request: &pb::GetKpisRequest,
 ) -> Result<pb::GetKpisResponse, ServiceError> {
     let mut validator = Validator::new();
-    let window = parse::window(&mut validator, "window", request.window.as_ref());
-    if request.window.is_none() {
-        validator.violation("window", "is required");
-    }
+    let window = parse::required_window(&mut validator, "window", request.window.as_ref());
     let filter = report_filter(&mut validator, request.filter.as_ref(), settings);
     validator.finish()?;
     let Some((start, end)) = window else { return Err(ServiceError::invalid("window", "is required")) };
@@ -111,10 +108,7 @@ pub async fn get_pareto_report(
     request: &pb::GetParetoReportRequest,
 ) -> Result<pb::GetParetoReportResponse, ServiceError> {
     let mut validator = Validator::new();
-    let window = parse::window(&mut validator, "window", request.window.as_ref());
-    if request.window.is_none() {
-        validator.violation("window", "is required");
-    }
+    let window = parse::required_window(&mut validator, "window", request.window.as_ref());
     let filter = report_filter(&mut validator, request.filter.as_ref(), settings);
     for (index, share) in request.customer_shares.iter().enumerate() {
         validator.check(*share > 0.0 && *share <= 1.0, format!("customer_shares[{index}]"), "must be in (0, 1]");
@@ -187,10 +181,7 @@ pub async fn list_abandoned_carts(
     request: &pb::ListAbandonedCartsRequest,
 ) -> Result<pb::ListAbandonedCartsResponse, ServiceError> {
     let mut validator = Validator::new();
-    let window = parse::window(&mut validator, "window", request.window.as_ref());
-    if request.window.is_none() {
-        validator.violation("window", "is required");
-    }
+    let window = parse::required_window(&mut validator, "window", request.window.as_ref());
     let page_size = parse::page_size(&mut validator, request.page_size);
     validator.finish()?;
     let Some(window) = window else { return Err(ServiceError::invalid("window", "is required")) };
