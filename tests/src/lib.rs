@@ -47,6 +47,10 @@ pub struct Suite {
 impl Suite {
     /// Runs `patron up` and waits for its banner.
     pub async fn up() -> Self {
+        // One suite comes up at a time in this process, so a free range found
+        // here is taken before the next test looks for one.
+        static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+        let _starting = STARTING.lock().await;
         let port = free_port_base();
         let data_dir = std::env::temp_dir().join(format!("patron-suite-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&data_dir);

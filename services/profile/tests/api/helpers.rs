@@ -58,6 +58,19 @@ pub async fn fresh_database(store: Store) -> String {
     }
 }
 
+/// Drops a test database (PostgreSQL) or deletes its file (SQLite); best effort.
+pub async fn remove_database(url: &str) {
+    if let Some(path) = url.strip_prefix("sqlite://").and_then(|rest| rest.split('?').next()) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+    } else if let Some((_, name)) = url.rsplit_once('/') {
+        if let Ok(admin) = Database::connect(postgres_admin_url()).await {
+            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
+}
+
 pub struct AppOptions {
     pub database_url: String,
     pub max_message_bytes: usize,
@@ -129,15 +142,18 @@ impl TestApp {
         }
     }
 
-    /// Signals shutdown (as SIGTERM would) and waits for the server to stop.
+    /// Signals shutdown (as SIGTERM would), waits for the server to stop, and
+    /// removes the test's database.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
-        match self.task.take() {
+        let stopped = match self.task.take() {
             Some(task) => task.await?,
             None => Ok(()),
-        }
+        };
+        remove_database(&self.database_url).await;
+        stopped
     }
 
     pub fn begin_shutdown(&mut self) -> tokio::task::JoinHandle<anyhow::Result<()>> {
