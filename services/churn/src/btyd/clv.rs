@@ -98,11 +98,15 @@ pub(crate) fn clv_unchecked(
     expected.clear();
     expected.resize(config.grid.len(), 0.0);
     bg.expected_purchases_many(&row.rfm, &config.grid, expected, ws)?;
-    let mut previous = 0.0;
+    // E[Y(t)] is non-decreasing; rounding can make neighbouring grid values
+    // dip by an ulp or so, and a discounted dip would let CLV exceed the
+    // undiscounted value. Taking the running maximum keeps each step >= 0.
+    let mut previous: f64 = 0.0;
     let mut discounted = 0.0;
     for (e, d) in expected.iter().zip(&config.discount) {
-        discounted += (e - previous) * d;
-        previous = *e;
+        let reached = previous.max(*e);
+        discounted += (reached - previous) * d;
+        previous = reached;
     }
     let expected_order_value = gg.expected_order_value_unchecked(row);
     Ok(Clv {

@@ -64,10 +64,8 @@ pub async fn remove_database(url: &str) {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{path}{suffix}"));
         }
-    } else if let Some((_, name)) = url.rsplit_once('/') {
-        if let Ok(admin) = Database::connect(postgres_admin_url()).await {
-            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-        }
+    } else if let (Some((_, name)), Ok(admin)) = (url.rsplit_once('/'), Database::connect(postgres_admin_url()).await) {
+        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
     }
 }
 
