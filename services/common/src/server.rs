@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
+use tonic::transport::server::TcpIncoming;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -120,7 +120,8 @@ impl GrpcServer {
             .timeout(self.config.request_timeout_ms)
             .layer(RpcLayer::new(self.config.max_concurrent_calls, self.metrics.clone()))
             .add_routes(routes)
-            .serve_with_incoming_shutdown(TcpListenerStream::new(self.listener), async {
+            // Without TCP_NODELAY, small responses wait on delayed ACKs (~40 ms tails).
+            .serve_with_incoming_shutdown(TcpIncoming::from(self.listener).with_nodelay(Some(true)), async {
                 let _ = stop_signal.await;
             });
         let mut server = tokio::spawn(server);
