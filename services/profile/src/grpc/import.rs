@@ -76,9 +76,31 @@ async fn import(
             return Ok(()); // The client went away; what was committed stays.
         }
     }
+    if progress.rows_written > 0 {
+        refresh_statistics(db, kind).await;
+    }
     progress.done = true;
     let _ = answers.send(Ok(pb::ImportRecordsResponse { progress: Some(progress), errors: Vec::new() })).await;
     Ok(())
+}
+
+/// After a bulk load, PostgreSQL's planner still believes the tables hold
+/// what they held before; until autovacuum catches up it can pick plans that
+/// are quadratic in the new rows. ANALYZE the tables the import wrote.
+async fn refresh_statistics(db: &DatabaseConnection, kind: Kind) {
+    use sea_orm::ConnectionTrait;
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return;
+    }
+    let tables = match kind {
+        Kind::Customers => "customers, customer_tags, customer_attributes, customer_consents",
+        Kind::Orders => "customers, orders, order_lines",
+        Kind::Contacts => "customers, support_contacts",
+        Kind::Feedback => "customers, feedback",
+    };
+    if let Err(error) = db.execute_unprepared(&format!("ANALYZE {tables}")).await {
+        tracing::warn!(%error, "analyze after import failed");
+    }
 }
 
 fn header_kind(header: &pb::ImportHeader) -> Result<Kind, ServiceError> {

@@ -207,16 +207,18 @@ pub async fn compute(
     .await?;
     kpis.new_customers = first_int(&rows, "new_customers")?;
 
-    let mut values = with(vec![previous_start.0.into(), start.0.into()]);
-    values.extend(with(vec![start.0.into(), end.0.into()]));
+    // One pass with conditional aggregates rather than a join of two DISTINCT
+    // sets: its cost cannot blow up when the planner misjudges row counts.
+    let mut values = vec![Value::from(start.0), Value::from(start.0)];
+    values.extend(with(vec![previous_start.0.into(), end.0.into()]));
     let rows = sql::query(
         db,
         &format!(
-            "SELECT COUNT(p.customer_id) AS previous_active, COUNT(c.customer_id) AS retained FROM \
-             (SELECT DISTINCT o.customer_id {completed_orders} AND o.customer_id IS NOT NULL \
-              AND o.place_time_us >= ? AND o.place_time_us < ?) p LEFT JOIN \
-             (SELECT DISTINCT o.customer_id {completed_orders} AND o.customer_id IS NOT NULL \
-              AND o.place_time_us >= ? AND o.place_time_us < ?) c ON c.customer_id = p.customer_id"
+            "SELECT COUNT(CASE WHEN t.previous_period = 1 THEN 1 END) AS previous_active, \
+             COUNT(CASE WHEN t.previous_period = 1 AND t.this_period = 1 THEN 1 END) AS retained FROM \
+             (SELECT o.customer_id, MAX(CASE WHEN o.place_time_us < ? THEN 1 ELSE 0 END) AS previous_period, \
+              MAX(CASE WHEN o.place_time_us >= ? THEN 1 ELSE 0 END) AS this_period {completed_orders} \
+              AND o.customer_id IS NOT NULL AND o.place_time_us >= ? AND o.place_time_us < ? GROUP BY o.customer_id) t"
         ),
         values,
     )
