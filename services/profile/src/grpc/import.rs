@@ -18,6 +18,7 @@ use tonic::{Status, Streaming};
 use super::parse;
 use crate::store::events::{self, WriteOutcome};
 use crate::store::import::{self, OrderRow};
+use crate::store::import_orders;
 
 /// Most rows accepted in one batch message.
 pub const MAX_ROWS_PER_BATCH: usize = 10_000;
@@ -148,26 +149,19 @@ async fn write_batch(
 
     let transaction = db.begin().await?;
     let mut outcomes = Vec::with_capacity(accepted.len());
-    let mut orders: Vec<(String, Vec<OrderRow>)> = Vec::new();
-    let mut order_index: HashMap<String, usize> = HashMap::new();
+    let mut order_rows: Vec<OrderRow> = Vec::new();
     for row in accepted {
         match row {
             ParsedRow::Customer(customer) => outcomes.push(import::customer(&transaction, &customer).await?),
             ParsedRow::Contact(contact) => outcomes.push(events::write_contact(&transaction, &contact).await?),
             ParsedRow::Feedback(answer) => outcomes.push(events::write_feedback(&transaction, &answer).await?),
-            ParsedRow::Order { row, .. } => {
-                let index = *order_index.entry(row.order.order_id.clone()).or_insert_with(|| {
-                    orders.push((row.order.order_id.clone(), Vec::new()));
-                    orders.len() - 1
-                });
-                orders[index].1.push(row);
-            }
+            ParsedRow::Order { row, .. } => order_rows.push(row),
         }
     }
-    for (_, rows) in &orders {
-        outcomes.extend(import::order_rows(&transaction, rows).await?);
-    }
+    let order_counts = import_orders::write(&transaction, &order_rows).await?;
     transaction.commit().await?;
+    progress.rows_written += order_counts.written;
+    progress.rows_unchanged += order_counts.unchanged;
     for outcome in outcomes {
         match outcome {
             WriteOutcome::Created | WriteOutcome::Updated => progress.rows_written += 1,
@@ -218,14 +212,28 @@ fn parse_row(kind: Kind, row: &pb::ImportRow) -> Result<ParsedRow, Vec<patron_co
     validator.finish().map(|()| parsed).map_err(into_violations)
 }
 
-/// Rows of one order must agree on the order's fields; a row that
-/// contradicts an earlier row of the same order in the batch is rejected.
+/// Rows of one order must agree on the order's fields, and each order line
+/// may appear once per batch; a row that contradicts or repeats an earlier
+/// row of the same order in the batch is rejected.
 fn reject_conflicting_orders(rows: Vec<ParsedRow>) -> (Vec<ParsedRow>, Vec<ImportRowError>) {
     let mut first_seen: HashMap<String, (i64, crate::domain::order::Order)> = HashMap::new();
+    let mut line_seen: HashMap<(String, i32), i64> = HashMap::new();
     let mut kept = Vec::with_capacity(rows.len());
     let mut errors = Vec::new();
     for parsed in rows {
         if let ParsedRow::Order { line, row } = &parsed {
+            if let Some(order_line) = &row.line {
+                let key = (row.order.order_id.clone(), order_line.line_number);
+                if let Some(first_line) = line_seen.get(&key) {
+                    errors.push(ImportRowError {
+                        line: *line,
+                        field: "line_number".to_owned(),
+                        reason: format!("repeats line {first_line}: the same order line twice in one batch"),
+                    });
+                    continue;
+                }
+                line_seen.insert(key, *line);
+            }
             match first_seen.get(&row.order.order_id) {
                 Some((first_line, first)) if !same_order_fields(first, &row.order) => {
                     errors.push(ImportRowError {

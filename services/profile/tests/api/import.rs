@@ -74,16 +74,16 @@ async fn orders_import_lands_good_rows_and_reports_bad_ones(store: Store) {
     if let Some(pb::import_row::Record::Order(row)) = bad_currency.record.as_mut() {
         row.currency_code = "ZZZ".into();
     }
-    // Spans a batch boundary: o-1's third line arrives in the next batch.
-    let second = vec![bad_currency, order_row(6, "o-1", 3, "sku-3", 4)];
+    // Spans a batch boundary: o-1's third line arrives in the next batch; line 7 repeats it.
+    let second = vec![bad_currency, order_row(6, "o-1", 3, "sku-3", 4), order_row(7, "o-1", 3, "sku-9", 1)];
     let (progress, errors) = import(&mut app.client, pb::ImportKind::Orders, vec![first, second]).await.unwrap();
-    assert_eq!(progress.rows_read, 5);
+    assert_eq!(progress.rows_read, 6);
     assert_eq!(progress.rows_written, 3);
-    assert_eq!(progress.rows_rejected, 2);
+    assert_eq!(progress.rows_rejected, 3);
     assert_eq!(progress.batches_committed, 2);
     let mut reported: Vec<(i64, String)> = errors.into_iter().map(|error| (error.line, error.field)).collect();
     reported.sort();
-    assert_eq!(reported, [(4, "quantity".to_owned()), (5, "currency_code".to_owned())]);
+    assert_eq!(reported, [(4, "quantity".to_owned()), (5, "currency_code".to_owned()), (7, "line_number".to_owned())]);
 
     let order =
         app.client.get_order(pb::GetOrderRequest { order_id: "o-1".into() }).await.unwrap().into_inner().order.unwrap();
@@ -112,6 +112,17 @@ async fn reimporting_the_same_file_changes_nothing(store: Store) {
     assert_eq!((again.rows_written, again.rows_unchanged), (0, 3));
     let after = app.client.list_orders(pb::ListOrdersRequest::default()).await.unwrap().into_inner();
     assert_eq!(before, after);
+
+    // One changed line: only its row is written, and the order's total follows.
+    let changed = vec![
+        vec![order_row(2, "o-1", 1, "sku-1", 7), order_row(3, "o-1", 2, "sku-2", 1)],
+        vec![order_row(4, "o-2", 1, "sku-1", 5)],
+    ];
+    let (third, _) = import(&mut app.client, pb::ImportKind::Orders, changed).await.unwrap();
+    assert_eq!((third.rows_written, third.rows_unchanged), (1, 2));
+    let order =
+        app.client.get_order(pb::GetOrderRequest { order_id: "o-1".into() }).await.unwrap().into_inner().order.unwrap();
+    assert_eq!(order.total_minor, (7 + 1) * 1_000);
     app.stop().await.unwrap();
 }
 
