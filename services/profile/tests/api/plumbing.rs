@@ -99,3 +99,39 @@ async fn shutdown_lets_in_flight_calls_finish_and_refuses_new_ones() {
     let after = tokio::net::TcpStream::connect(app.addr).await;
     assert!(after.is_err(), "the listener is closed after shutdown");
 }
+
+#[tokio::test]
+async fn calls_past_the_concurrency_limit_are_shed_but_health_answers() {
+    let mut app = spawn_with(AppOptions { max_concurrent_calls: 1, ..AppOptions::on(Store::Sqlite).await }).await;
+    // An import whose client has not sent its header yet stays in flight: it holds the only slot.
+    let (requests, pending) = tokio::sync::mpsc::channel::<pb::ImportRecordsRequest>(1);
+    let held = app
+        .client
+        .clone()
+        .import_records(tokio_stream::wrappers::ReceiverStream::new(pending))
+        .await
+        .expect("import starts");
+    let shed = app.client.get_customer(pb::GetCustomerRequest { customer_id: "c-1".into() }).await.unwrap_err();
+    assert!(shed.message().contains("concurrency limit"), "{}", shed.message());
+    assert_eq!(shed.code(), Code::ResourceExhausted, "{shed:?}");
+    assert_eq!(app.health_status().await, Some(ServingStatus::Serving), "health is never shed");
+
+    // The client ends its stream without a header: the call ends, and so does its hold.
+    drop(requests);
+    drop(held);
+    let recovered = async {
+        loop {
+            match app.client.get_customer(pb::GetCustomerRequest { customer_id: "c-1".into() }).await {
+                Err(status) if status.code() == Code::ResourceExhausted => {}
+                Err(status) => {
+                    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+                    break;
+                }
+                Ok(_) => break,
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), recovered).await.expect("the slot frees once the call ends");
+    app.stop().await.unwrap();
+}
