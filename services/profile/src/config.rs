@@ -34,6 +34,13 @@ pub struct ProfileSettings {
     pub erasure_hash_key: SecretString,
 }
 
+impl ProfileSettings {
+    /// The abandonment timeout in the store's unit.
+    pub fn abandonment_timeout_micros(&self) -> i64 {
+        i64::try_from(self.cart_abandonment_timeout_ms.as_micros()).unwrap_or(i64::MAX)
+    }
+}
+
 impl Default for ProfileSettings {
     fn default() -> Self {
         Self {

@@ -9,8 +9,8 @@ use tonic::Status;
 
 use super::{parse, render};
 use crate::config::ProfileSettings;
+use crate::domain::features;
 use crate::domain::time::{MICROS_PER_DAY, Micros};
-use crate::domain::{currency, features};
 use crate::store::features::{self as store, FeatureScope};
 use crate::store::series;
 
@@ -40,12 +40,8 @@ impl FeatureExport {
                 TimeUnit::Days
             }
         };
-        let currency_code = if request.currency_code.is_empty() {
-            settings.default_currency.clone()
-        } else {
-            request.currency_code.clone()
-        };
-        validator.check(currency::is_known(&currency_code), "currency_code", "must be an ISO 4217 code such as USD");
+        let currency_code =
+            parse::currency(&mut validator, "currency_code", &request.currency_code, &settings.default_currency);
         let batch_size = match request.batch_size {
             0 => DEFAULT_BATCH,
             size if size < 0 || size as usize > MAX_BATCH => {
@@ -62,8 +58,7 @@ impl FeatureExport {
             scope: FeatureScope {
                 cutoff,
                 currency_code,
-                abandonment_timeout_micros: i64::try_from(settings.cart_abandonment_timeout_ms.as_micros())
-                    .unwrap_or(i64::MAX),
+                abandonment_timeout_micros: settings.abandonment_timeout_micros(),
                 include_non_buyers: request.include_non_buyers,
             },
             unit,
@@ -199,12 +194,8 @@ pub fn series_query(
             format!("at most {} customers", super::reports::MAX_FILTER_CUSTOMERS),
         );
     }
-    let currency_code = if request.currency_code.is_empty() {
-        settings.default_currency.clone()
-    } else {
-        request.currency_code.clone()
-    };
-    validator.check(currency::is_known(&currency_code), "currency_code", "must be an ISO 4217 code such as USD");
+    let currency_code =
+        parse::currency(&mut validator, "currency_code", &request.currency_code, &settings.default_currency);
     validator.finish()?;
     match (level, granularity, window) {
         (Some(level), Some(granularity), Some(window)) => Ok(series::SeriesQuery {

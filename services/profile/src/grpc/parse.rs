@@ -93,6 +93,13 @@ pub fn required_window(
     window(validator, field, value)
 }
 
+/// The currency a request names, or the service's default; a known ISO 4217 code.
+pub fn currency(validator: &mut Validator, field: &str, requested: &str, default_currency: &str) -> String {
+    let code = if requested.is_empty() { default_currency } else { requested };
+    validator.check(currency::is_known(code), field, "must be an ISO 4217 code such as USD");
+    code.to_owned()
+}
+
 pub fn page_size(validator: &mut Validator, value: i32) -> usize {
     match value {
         0 => DEFAULT_PAGE_SIZE,

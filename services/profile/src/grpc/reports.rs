@@ -6,7 +6,6 @@ use patron_proto::profile::v1 as pb;
 
 use super::{parse, render};
 use crate::config::ProfileSettings;
-use crate::domain::currency;
 use crate::domain::order::SalesChannel;
 use crate::domain::time::{MICROS_PER_DAY, Micros};
 use crate::store::kpis::{self, Kpis, ReportFilter};
@@ -36,8 +35,7 @@ pub fn report_filter(
         validator.violation("filter.customer_ids", format!("at most {MAX_FILTER_CUSTOMERS} customers"));
     }
     let currency_code =
-        if value.currency_code.is_empty() { settings.default_currency.clone() } else { value.currency_code.clone() };
-    validator.check(currency::is_known(&currency_code), "filter.currency_code", "must be an ISO 4217 code such as USD");
+        parse::currency(validator, "filter.currency_code", &value.currency_code, &settings.default_currency);
     ReportFilter {
         store_id: non_empty(&value.store_id),
         channel,
@@ -58,7 +56,7 @@ pub async fn get_kpis(
     let filter = report_filter(&mut validator, request.filter.as_ref(), settings);
     validator.finish()?;
     let Some((start, end)) = window else { return Err(ServiceError::invalid("window", "is required")) };
-    let timeout = i64::try_from(settings.cart_abandonment_timeout_ms.as_micros()).unwrap_or(i64::MAX);
+    let timeout = settings.abandonment_timeout_micros();
     let current = kpis::compute(db, &filter, (start, end), timeout).await?;
     let length = end.0 - start.0;
     let previous = kpis::compute(db, &filter, (crate::domain::time::Micros(start.0 - length), start), timeout).await?;
@@ -185,7 +183,7 @@ pub async fn list_abandoned_carts(
     let page_size = parse::page_size(&mut validator, request.page_size);
     validator.finish()?;
     let Some(window) = window else { return Err(ServiceError::invalid("window", "is required")) };
-    let timeout = i64::try_from(settings.cart_abandonment_timeout_ms.as_micros()).unwrap_or(i64::MAX);
+    let timeout = settings.abandonment_timeout_micros();
     let (carts, next_page_token) = lists::abandoned_carts(db, window, timeout, page_size, &request.page_token).await?;
     Ok(pb::ListAbandonedCartsResponse {
         carts: carts

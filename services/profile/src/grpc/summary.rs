@@ -23,7 +23,7 @@ pub async fn customer_summary(
     let scope = FeatureScope {
         cutoff: as_of,
         currency_code: settings.default_currency.clone(),
-        abandonment_timeout_micros: i64::try_from(settings.cart_abandonment_timeout_ms.as_micros()).unwrap_or(i64::MAX),
+        abandonment_timeout_micros: settings.abandonment_timeout_micros(),
         include_non_buyers: true,
     };
     let chunk = store::next_chunk(db, &scope, Some(&[customer_id.to_owned()]), 0, 1).await?;
