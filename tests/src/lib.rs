@@ -47,6 +47,16 @@ pub struct Suite {
 impl Suite {
     /// Runs `patron up` and waits for its banner.
     pub async fn up() -> Self {
+        Self::start(&[]).await
+    }
+
+    /// Runs `patron up --demo` with `customers` demo customers loaded through
+    /// the gateway before the banner is printed.
+    pub async fn up_with_demo(customers: u32) -> Self {
+        Self::start(&["--demo", "--demo-customers", &customers.to_string()]).await
+    }
+
+    async fn start(extra_args: &[&str]) -> Self {
         // One suite comes up at a time in this process, so a free range found
         // here is taken before the next test looks for one.
         static STARTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -58,6 +68,7 @@ impl Suite {
         let mut child = Command::new(bin_dir.join("patron"))
             .args(["up", "--port", &port.to_string(), "--data-dir"])
             .arg(&data_dir)
+            .args(extra_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .stdin(Stdio::null())

@@ -93,14 +93,23 @@ async fn start_all(
     let mut backend_urls = Vec::new();
     for (index, name) in BACKENDS.into_iter().enumerate() {
         let offset = u16::try_from(index).unwrap_or(0);
+        backend_urls.push((name, format!("http://127.0.0.1:{}", port_of(10 + offset)?)));
+    }
+    for (index, name) in BACKENDS.into_iter().enumerate() {
+        let offset = u16::try_from(index).unwrap_or(0);
         let port = port_of(10 + offset)?;
         let database = args.data_dir.join(format!("{name}.db"));
         let metrics_port = port_of(21 + offset)?;
         let mut command = service_command(args, bin_dir, name, port, metrics_port)?;
         command.env("PATRON_DATABASE__URL", format!("sqlite://{}?mode=rwc", database.display()));
+        // The model services read from their peers; the profile service calls no one.
+        if name != "profile" {
+            for (peer, peer_url) in &backend_urls {
+                command.env(format!("PATRON_PEERS__{}", peer.to_uppercase()), peer_url);
+            }
+        }
         let child = command.spawn().with_context(|| format!("starting patron-{name}"))?;
         processes.push(Process { name, port, metrics_port, child });
-        backend_urls.push((name, format!("http://127.0.0.1:{port}")));
     }
     let gateway_port = port_of(0)?;
     let metrics_port = port_of(20)?;

@@ -48,6 +48,7 @@ pub struct ServiceConfig {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
     pub telemetry: TelemetryConfig,
+    pub peers: PeersConfig,
 }
 
 impl ServiceConfig {
@@ -57,6 +58,32 @@ impl ServiceConfig {
             server: ServerConfig::with_port(port),
             database: DatabaseConfig::sqlite_file(database_file),
             telemetry: TelemetryConfig::default(),
+            peers: PeersConfig::default(),
+        }
+    }
+}
+
+/// Where the other Patron services listen, for services that call them
+/// (e.g. `PATRON_PEERS__PROFILE=http://profile:50061`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeersConfig {
+    pub profile: String,
+    pub segmentation: String,
+    pub forecast: String,
+    pub churn: String,
+    #[serde(with = "duration_ms")]
+    pub connect_timeout_ms: Duration,
+}
+
+impl Default for PeersConfig {
+    fn default() -> Self {
+        Self {
+            profile: "http://127.0.0.1:50061".to_owned(),
+            segmentation: "http://127.0.0.1:50062".to_owned(),
+            forecast: "http://127.0.0.1:50063".to_owned(),
+            churn: "http://127.0.0.1:50064".to_owned(),
+            connect_timeout_ms: Duration::from_secs(2),
         }
     }
 }
@@ -79,6 +106,11 @@ pub struct ServerConfig {
     /// Longest wait for in-flight calls after a shutdown signal.
     #[serde(with = "duration_ms")]
     pub drain_timeout_ms: Duration,
+    /// Credential Patron's services present to each other (the gateway on
+    /// forwarded calls, one backend calling another). When set, calls without
+    /// it are refused; unset accepts every caller (development only).
+    #[serde(serialize_with = "serialize_optional_secret")]
+    pub internal_token: Option<SecretString>,
 }
 
 impl ServerConfig {
@@ -96,6 +128,7 @@ impl Default for ServerConfig {
             max_concurrent_calls: 512,
             request_timeout_ms: Duration::from_secs(30),
             drain_timeout_ms: Duration::from_secs(15),
+            internal_token: None,
         }
     }
 }
@@ -164,6 +197,16 @@ impl Default for TelemetryConfig {
 pub fn serialize_secret<S: serde::Serializer>(secret: &SecretString, serializer: S) -> Result<S::Ok, S::Error> {
     // Only used to seed figment's defaults; never for printing.
     serializer.serialize_str(secret.expose_secret())
+}
+
+pub fn serialize_optional_secret<S: serde::Serializer>(
+    secret: &Option<SecretString>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match secret {
+        Some(secret) => serializer.serialize_some(secret.expose_secret()),
+        None => serializer.serialize_none(),
+    }
 }
 
 /// Durations are written as integer milliseconds in files and environment.

@@ -54,7 +54,36 @@ impl ServiceError {
     pub fn internal(error: impl std::fmt::Display) -> Self {
         Self::Internal(error.to_string())
     }
+
+    /// The gRPC code this error is reported with.
+    pub fn code(&self) -> Code {
+        match self {
+            Self::InvalidArgument(_) => Code::InvalidArgument,
+            Self::NotFound { .. } => Code::NotFound,
+            Self::AlreadyExists { .. } => Code::AlreadyExists,
+            Self::FailedPrecondition(_) => Code::FailedPrecondition,
+            Self::Unavailable(_) => Code::Unavailable,
+            Self::ResourceExhausted(_) => Code::ResourceExhausted,
+            Self::DeadlineExceeded(_) => Code::DeadlineExceeded,
+            Self::Internal(_) => Code::Internal,
+        }
+    }
+
+    /// The message a caller may see: internal details are logged here and
+    /// replaced by a pointer to the log.
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::FailedPrecondition(message) => message.clone(),
+            Self::Internal(message) => {
+                tracing::error!(error = %message, "internal error");
+                INTERNAL_MESSAGE.to_owned()
+            }
+            _ => self.to_string(),
+        }
+    }
 }
+
+const INTERNAL_MESSAGE: &str = "internal error; see the service log";
 
 fn describe_violations(violations: &[FieldViolation]) -> String {
     violations
@@ -81,10 +110,7 @@ impl From<ServiceError> for Status {
             ServiceError::Unavailable(message) => Status::unavailable(message),
             ServiceError::ResourceExhausted(message) => Status::resource_exhausted(message),
             ServiceError::DeadlineExceeded(message) => Status::deadline_exceeded(message),
-            ServiceError::Internal(message) => {
-                tracing::error!(error = %message, "internal error");
-                Status::internal("internal error; see the service log")
-            }
+            ServiceError::Internal(_) => Status::internal(error.public_message()),
         }
     }
 }

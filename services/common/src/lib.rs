@@ -6,11 +6,13 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod registry;
 mod rpc_layer;
 pub mod server;
 pub mod service;
 pub mod storage;
 pub mod telemetry;
+pub mod upstream;
 
 pub use error::{FieldViolation, ServiceError, Validator};
 pub use server::{GrpcServer, ProbeError, ReadinessProbe, shutdown_signal};
