@@ -157,10 +157,25 @@ impl BgNbdParams {
         out: &mut [f64],
         ws: &mut Workspace,
     ) -> Result<()> {
-        expected_count(&self.posterior(rfm), ts, out, ws).map_err(|_| BtydError::Numerical("2F1 did not converge"))?;
+        self.expected_purchases_if_alive_many(rfm.frequency, rfm.age, ts, out, ws)?;
         let p_alive = self.p_alive_unchecked(rfm);
         out.iter_mut().for_each(|v| *v *= p_alive);
         Ok(())
+    }
+
+    /// E[Y(t) | alive at T, x] at several ascending horizons: eq. 10 without
+    /// its P(alive) factor. It depends on x and T only, not on t_x, which is
+    /// what lets scoring share it between customers (see [`crate::btyd::score`]).
+    pub(crate) fn expected_purchases_if_alive_many(
+        &self,
+        frequency: f64,
+        age: f64,
+        ts: &[f64],
+        out: &mut [f64],
+        ws: &mut Workspace,
+    ) -> Result<()> {
+        expected_count(&self.posterior_of(frequency, age), ts, out, ws)
+            .map_err(|_| BtydError::Numerical("2F1 did not converge"))
     }
 
     /// P(Y(t) = 0 | x, t_x, T): no purchase in (T, T + t]. Either the
@@ -178,9 +193,14 @@ impl BgNbdParams {
 
     /// [`Self::p_no_purchase`] with P(alive) already computed.
     pub(crate) fn p_no_purchase_given_alive(&self, rfm: &Rfm, t: f64, p_alive: f64) -> f64 {
-        let post = self.posterior(rfm);
-        let p_buy_if_alive = -(-post.r * (t / post.alpha).ln_1p()).exp_m1();
-        1.0 - p_alive * p_buy_if_alive
+        1.0 - p_alive * self.p_purchase_if_alive(rfm.frequency, rfm.age, t)
+    }
+
+    /// P(Y(t) > 0 | alive at T, x) = 1 - ((alpha+T)/(alpha+T+t))^(r+x);
+    /// depends on x and T only.
+    pub(crate) fn p_purchase_if_alive(&self, frequency: f64, age: f64, t: f64) -> f64 {
+        let post = self.posterior_of(frequency, age);
+        -(-post.r * (t / post.alpha).ln_1p()).exp_m1()
     }
 
     /// The next order: median waiting time given alive, and the probability
@@ -197,7 +217,13 @@ impl BgNbdParams {
     /// P(W > w) = E[e^(-lambda w)] = ((alpha+T)/(alpha+T+w))^(r+x) (Lomax);
     /// solving = 1/2 gives (alpha+T)(2^(1/(r+x)) - 1).
     pub(crate) fn median_time_to_next_purchase_unchecked(&self, rfm: &Rfm) -> f64 {
-        let post = self.posterior(rfm);
+        self.median_wait_if_alive(rfm.frequency, rfm.age)
+    }
+
+    /// The median of [`Self::median_time_to_next_purchase_unchecked`] from
+    /// x and T alone.
+    pub(crate) fn median_wait_if_alive(&self, frequency: f64, age: f64) -> f64 {
+        let post = self.posterior_of(frequency, age);
         post.alpha * (std::f64::consts::LN_2 / post.r).exp_m1()
     }
 
@@ -207,8 +233,8 @@ impl BgNbdParams {
 
     /// The process after the history, given alive at T: Gamma-Poisson and
     /// Beta-geometric conjugacy give (r + x, alpha + T, a, b + x).
-    fn posterior(&self, rfm: &Rfm) -> Process {
-        Process { r: self.r + rfm.frequency, alpha: self.alpha + rfm.age, a: self.a, b: self.b + rfm.frequency }
+    fn posterior_of(&self, frequency: f64, age: f64) -> Process {
+        Process { r: self.r + frequency, alpha: self.alpha + age, a: self.a, b: self.b + frequency }
     }
 }
 

@@ -86,18 +86,27 @@ pub fn clv(bg: &BgNbdParams, gg: &GammaGammaParams, row: &CustomerRow, config: &
     clv_unchecked(bg, gg, row, config, &mut ws, &mut buf)
 }
 
-/// [`clv`] for a validated row, with caller-owned buffers.
-pub(crate) fn clv_unchecked(
+/// The purchases of a customer who is alive at T after x repeat purchases:
+/// E[Y(H) | alive] and its discounted sum. They depend on (x, T) only, so
+/// scoring computes them once per distinct (x, T); multiplied by P(alive)
+/// they give E[Y(H) | x, t_x, T] and the discounted purchases of the CLV.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct AlivePurchases {
+    pub expected: f64,
+    pub discounted: f64,
+}
+
+pub(crate) fn alive_purchases(
     bg: &BgNbdParams,
-    gg: &GammaGammaParams,
-    row: &CustomerRow,
+    frequency: f64,
+    age: f64,
     config: &ClvConfig,
     ws: &mut Workspace,
     expected: &mut Vec<f64>,
-) -> Result<Clv> {
+) -> Result<AlivePurchases> {
     expected.clear();
     expected.resize(config.grid.len(), 0.0);
-    bg.expected_purchases_many(&row.rfm, &config.grid, expected, ws)?;
+    bg.expected_purchases_if_alive_many(frequency, age, &config.grid, expected, ws)?;
     // E[Y(t)] is non-decreasing; rounding can make neighbouring grid values
     // dip by an ulp or so, and a discounted dip would let CLV exceed the
     // undiscounted value. Taking the running maximum keeps each step >= 0.
@@ -108,11 +117,30 @@ pub(crate) fn clv_unchecked(
         discounted += (reached - previous) * d;
         previous = reached;
     }
+    Ok(AlivePurchases { expected: previous, discounted })
+}
+
+/// The CLV of a customer from the shared [`AlivePurchases`] of their (x, T).
+pub(crate) fn clv_from_alive(gg: &GammaGammaParams, row: &CustomerRow, p_alive: f64, alive: &AlivePurchases) -> Clv {
     let expected_order_value = gg.expected_order_value_unchecked(row);
-    Ok(Clv {
-        expected_purchases: previous,
-        discounted_purchases: discounted,
+    let discounted_purchases = p_alive * alive.discounted;
+    Clv {
+        expected_purchases: p_alive * alive.expected,
+        discounted_purchases,
         expected_order_value,
-        clv: expected_order_value * discounted,
-    })
+        clv: expected_order_value * discounted_purchases,
+    }
+}
+
+/// [`clv`] for a validated row, with caller-owned buffers.
+pub(crate) fn clv_unchecked(
+    bg: &BgNbdParams,
+    gg: &GammaGammaParams,
+    row: &CustomerRow,
+    config: &ClvConfig,
+    ws: &mut Workspace,
+    expected: &mut Vec<f64>,
+) -> Result<Clv> {
+    let alive = alive_purchases(bg, row.rfm.frequency, row.rfm.age, config, ws, expected)?;
+    Ok(clv_from_alive(gg, row, bg.p_alive_unchecked(&row.rfm), &alive))
 }

@@ -41,7 +41,7 @@ type Key = (u32, u64, u64);
 /// all-zero low bits, and without it the low bits of the hash (which pick
 /// the bucket) would depend on x alone.
 #[derive(Default)]
-struct FxHasher(u64);
+pub(crate) struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn finish(&self) -> u64 {
