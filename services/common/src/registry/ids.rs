@@ -11,7 +11,10 @@ pub fn now_micros() -> i64 {
 }
 
 pub fn timestamp(micros: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: micros.div_euclid(1_000_000), nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32 }
+    prost_types::Timestamp {
+        seconds: micros.div_euclid(1_000_000),
+        nanos: (micros.rem_euclid(1_000_000) * 1_000) as i32,
+    }
 }
 
 pub fn micros_of(timestamp: &prost_types::Timestamp) -> i64 {

@@ -65,8 +65,8 @@ impl JobBoard {
         if let Ok(mut live) = self.live.lock() {
             live.insert(id.clone(), receiver.clone());
         }
-        tokio::spawn(persist(self.clone(), id, receiver));
-        Ok(JobHandle { sender: Arc::new(sender) })
+        let writer = tokio::spawn(persist(self.clone(), id, receiver));
+        Ok(JobHandle { sender: Arc::new(sender), writer: Arc::new(Mutex::new(Some(writer))) })
     }
 
     pub async fn get(&self, id: &str) -> Result<Job, ServiceError> {
@@ -112,6 +112,7 @@ impl JobBoard {
 #[derive(Clone)]
 pub struct JobHandle {
     sender: Arc<watch::Sender<Job>>,
+    writer: Arc<Mutex<Option<tokio::task::JoinHandle<()>>>>,
 }
 
 impl JobHandle {
@@ -170,9 +171,10 @@ impl JobHandle {
         });
         // Wait until the writer has stored the terminal state, so a GetJob
         // served from the store right after this returns sees it.
-        let mut receiver = self.sender.subscribe();
-        drop(self);
-        let _ = tokio::time::timeout(Duration::from_secs(5), receiver.wait_for(|_| false)).await;
+        let writer = self.writer.lock().ok().and_then(|mut writer| writer.take());
+        if let Some(writer) = writer {
+            let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+        }
     }
 }
 
@@ -199,7 +201,6 @@ impl Drop for JobHandle {
 async fn persist(board: JobBoard, id: String, mut receiver: watch::Receiver<Job>) {
     loop {
         let job = receiver.borrow_and_update().clone();
-        let terminal = is_terminal(&job);
         let written = match to_row(&job, now_micros()) {
             Ok(row) => job::Entity::update(row).exec(&board.db).await.map(drop).map_err(ServiceError::from),
             Err(error) => Err(error),
@@ -207,13 +208,17 @@ async fn persist(board: JobBoard, id: String, mut receiver: watch::Receiver<Job>
         if let Err(error) = written {
             tracing::warn!(job_id = %id, %error, "could not store the job's state");
         }
-        if terminal {
+        if is_terminal(&job) {
             break;
         }
-        tokio::time::sleep(PERSIST_EVERY).await;
-        match tokio::time::timeout(HEARTBEAT, receiver.changed()).await {
-            Ok(Err(_)) => break,
-            Ok(Ok(())) | Err(_) => {}
+        let next_write = tokio::time::Instant::now() + PERSIST_EVERY;
+        if let Ok(Err(_)) = tokio::time::timeout(HEARTBEAT, receiver.changed()).await {
+            break;
+        }
+        // Progress waits for the throttle; the terminal state does not.
+        tokio::select! {
+            () = tokio::time::sleep_until(next_write) => {}
+            _ = receiver.wait_for(is_terminal) => {}
         }
     }
     if let Ok(mut live) = board.live.lock() {

@@ -6,8 +6,8 @@ use std::time::Duration;
 use patron_proto::common::v1::{ModelStatus, ModelVersion};
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 
 use super::ids::{micros_of, new_id, now_micros, timestamp};
@@ -114,7 +114,8 @@ impl ModelRegistry {
         if id.is_empty() {
             return Err(ServiceError::invalid("model_id", "is required"));
         }
-        let row = version_rows().filter(model_version::Column::Id.eq(id)).into_model::<VersionRow>().one(&self.db).await?;
+        let row =
+            version_rows().filter(model_version::Column::Id.eq(id)).into_model::<VersionRow>().one(&self.db).await?;
         let row = row.ok_or_else(|| ServiceError::not_found("model version", id))?;
         let mut versions = self.with_tags(vec![row]).await?;
         versions.pop().ok_or_else(|| ServiceError::internal("model version vanished"))
@@ -269,8 +270,12 @@ impl ModelRegistry {
                 .await?;
         }
         if !add.is_empty() {
-            model_tag::Entity::delete_many().filter(model_tag::Column::Tag.is_in(add.iter().cloned())).exec(&txn).await?;
-            let rows = add.iter().map(|tag| model_tag::ActiveModel { tag: Set(tag.clone()), model_id: Set(id.to_owned()) });
+            model_tag::Entity::delete_many()
+                .filter(model_tag::Column::Tag.is_in(add.iter().cloned()))
+                .exec(&txn)
+                .await?;
+            let rows =
+                add.iter().map(|tag| model_tag::ActiveModel { tag: Set(tag.clone()), model_id: Set(id.to_owned()) });
             model_tag::Entity::insert_many(rows).exec_without_returning(&txn).await?;
         }
         txn.commit().await?;
@@ -331,11 +336,7 @@ fn version_rows() -> sea_orm::Select<model_version::Entity> {
 }
 
 async fn stack_top(db: &impl ConnectionTrait, count: u64) -> Result<Vec<model_activation::Model>, ServiceError> {
-    Ok(model_activation::Entity::find()
-        .order_by_desc(model_activation::Column::Seq)
-        .limit(count)
-        .all(db)
-        .await?)
+    Ok(model_activation::Entity::find().order_by_desc(model_activation::Column::Seq).limit(count).all(db).await?)
 }
 
 /// Serialises concurrent activations on PostgreSQL (SQLite has one writer).

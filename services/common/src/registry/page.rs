@@ -13,7 +13,8 @@ pub fn encode(create_time_us: i64, id: &str) -> String {
 
 /// Decodes a token made by [`encode`]; anything else is INVALID_ARGUMENT.
 pub fn decode(token: &str) -> Result<(i64, String), ServiceError> {
-    let malformed = || ServiceError::invalid("page_token", "malformed or foreign page token; start from the first page");
+    let malformed =
+        || ServiceError::invalid("page_token", "malformed or foreign page token; start from the first page");
     let hex = token.strip_prefix(PREFIX).ok_or_else(malformed)?;
     if hex.len() % 2 != 0 || hex.len() > 512 {
         return Err(malformed());
