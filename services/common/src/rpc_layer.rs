@@ -1,6 +1,7 @@
-//! A tower layer around every gRPC server: sheds load past the concurrency
-//! limit, opens a tracing span joined to the caller's trace, and records the
-//! call's status code and latency when its response stream ends.
+//! A tower layer around every gRPC server: refuses callers without the
+//! internal credential (when one is configured), sheds load past the
+//! concurrency limit, opens a tracing span joined to the caller's trace, and
+//! records the call's status code and latency when its response stream ends.
 //!
 //! The status code of a gRPC call is known only at the end of the response
 //! body (in the trailers), or in the headers of a trailers-only response, so
@@ -18,20 +19,33 @@ use tracing::Instrument;
 
 use crate::metrics::RpcMetrics;
 use crate::telemetry;
+use crate::upstream::INTERNAL_TOKEN_HEADER;
 
 /// Services whose calls bypass the concurrency limit: health probes must keep
 /// answering on a saturated server, or Kubernetes would restart it.
 const UNLIMITED_SERVICES: &[&str] = &["grpc.health.v1.Health"];
 
+/// Services open without the internal credential: probes and `grpcurl list`.
+const OPEN_SERVICES: &[&str] =
+    &["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
+
 #[derive(Clone)]
 pub struct RpcLayer {
     permits: Arc<Semaphore>,
     metrics: Arc<RpcMetrics>,
+    internal_token: Option<Arc<[u8]>>,
 }
 
 impl RpcLayer {
     pub fn new(max_concurrent_calls: usize, metrics: Arc<RpcMetrics>) -> Self {
-        Self { permits: Arc::new(Semaphore::new(max_concurrent_calls)), metrics }
+        Self { permits: Arc::new(Semaphore::new(max_concurrent_calls)), metrics, internal_token: None }
+    }
+
+    /// Refuses calls that do not present `token` in `x-patron-internal-token`.
+    pub fn with_internal_token(mut self, token: Option<&secrecy::SecretString>) -> Self {
+        use secrecy::ExposeSecret;
+        self.internal_token = token.map(|token| Arc::from(token.expose_secret().as_bytes()));
+        self
     }
 }
 
@@ -39,7 +53,12 @@ impl<S> tower::Layer<S> for RpcLayer {
     type Service = RpcService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        RpcService { inner, permits: self.permits.clone(), metrics: self.metrics.clone() }
+        RpcService {
+            inner,
+            permits: self.permits.clone(),
+            metrics: self.metrics.clone(),
+            internal_token: self.internal_token.clone(),
+        }
     }
 }
 
@@ -48,6 +67,7 @@ pub struct RpcService<S> {
     inner: S,
     permits: Arc<Semaphore>,
     metrics: Arc<RpcMetrics>,
+    internal_token: Option<Arc<[u8]>>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -69,6 +89,18 @@ where
 
     fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
         let (service, method) = split_path(request.uri().path());
+        if let Some(expected) = &self.internal_token
+            && !OPEN_SERVICES.contains(&service.as_str())
+        {
+            let presented = request.headers().get(INTERNAL_TOKEN_HEADER).map(http::HeaderValue::as_bytes);
+            if !presented.is_some_and(|presented| constant_time_eq(presented, expected)) {
+                self.metrics.call_started();
+                self.metrics.call_finished(&service, &method, Code::Unauthenticated, Default::default());
+                let response =
+                    trailers_only(Code::Unauthenticated, "this service accepts calls only from patron services");
+                return Box::pin(async move { Ok(response) });
+            }
+        }
         let permit = if UNLIMITED_SERVICES.contains(&service.as_str()) {
             None
         } else {
@@ -131,6 +163,16 @@ fn split_path(path: &str) -> (String, String) {
         }
         _ => ("other".to_owned(), "other".to_owned()),
     }
+}
+
+/// Compares without an early exit, so the time taken does not tell how much
+/// of a guessed token was right.
+fn constant_time_eq(presented: &[u8], expected: &[u8]) -> bool {
+    if presented.len() != expected.len() {
+        return false;
+    }
+    let difference = presented.iter().zip(expected).fold(0_u8, |acc, (left, right)| acc | (left ^ right));
+    std::hint::black_box(difference) == 0
 }
 
 fn parse_code(value: &http::HeaderValue) -> Code {
@@ -248,5 +290,13 @@ mod tests {
         );
         assert_eq!(split_path("/evil/../../x"), ("other".to_owned(), "other".to_owned()));
         assert_eq!(split_path("/"), ("other".to_owned(), "other".to_owned()));
+    }
+
+    #[test]
+    fn tokens_compare_equal_only_when_identical() {
+        assert!(constant_time_eq(b"s3cret", b"s3cret"));
+        assert!(!constant_time_eq(b"s3cret", b"s3creT"));
+        assert!(!constant_time_eq(b"s3cre", b"s3cret"));
+        assert!(!constant_time_eq(b"", b"s3cret"));
     }
 }

@@ -118,7 +118,10 @@ impl GrpcServer {
         let (stop_serving, stop_signal) = tokio::sync::oneshot::channel::<()>();
         let server = tonic::transport::Server::builder()
             .timeout(self.config.request_timeout_ms)
-            .layer(RpcLayer::new(self.config.max_concurrent_calls, self.metrics.clone()))
+            .layer(
+                RpcLayer::new(self.config.max_concurrent_calls, self.metrics.clone())
+                    .with_internal_token(self.config.internal_token.as_ref()),
+            )
             .add_routes(routes)
             // Without TCP_NODELAY, small responses wait on delayed ACKs (~40 ms tails).
             .serve_with_incoming_shutdown(TcpIncoming::from(self.listener).with_nodelay(Some(true)), async {

@@ -1,20 +1,30 @@
 //! The gateway's configuration (see `patron_common::config` for layering).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use patron_common::config::{self, ConfigError, ServerConfig, TelemetryConfig};
 use serde::{Deserialize, Serialize};
 
+use crate::auth::AuthConfig;
+use crate::rpc_table::CallClass;
+
 /// Default gRPC port of the gateway, the suite's one public address.
 pub const DEFAULT_PORT: u16 = 50051;
 
+/// `server.internal_token` is, for the gateway, the credential it presents
+/// to the backends on every forwarded call; its own listener is public and
+/// asks callers for bearer tokens instead (see `auth`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
     pub telemetry: TelemetryConfig,
     pub backends: BackendsConfig,
+    pub auth: AuthConfig,
+    pub deadlines: DeadlinesConfig,
+    pub limits: LimitsConfig,
+    pub tls: TlsConfig,
 }
 
 /// Where each backend service listens, e.g. `PATRON_BACKENDS__PROFILE=http://profile:50061`.
@@ -30,12 +40,111 @@ pub struct BackendsConfig {
     pub connect_timeout_ms: Duration,
 }
 
+/// The deadline of one class of calls: `default_ms` when the caller sets
+/// none, never more than `max_ms` whatever the caller asks.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineConfig {
+    #[serde(with = "config::duration_ms")]
+    pub default_ms: Duration,
+    #[serde(with = "config::duration_ms")]
+    pub max_ms: Duration,
+}
+
+impl DeadlineConfig {
+    const fn secs(default: u64, max: u64) -> Self {
+        Self { default_ms: Duration::from_secs(default), max_ms: Duration::from_secs(max) }
+    }
+}
+
+/// Deadlines per call class (see `rpc_table::CallClass`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeadlinesConfig {
+    pub read: DeadlineConfig,
+    pub write: DeadlineConfig,
+    pub heavy: DeadlineConfig,
+    pub stream: DeadlineConfig,
+}
+
+impl Default for DeadlinesConfig {
+    fn default() -> Self {
+        Self {
+            read: DeadlineConfig::secs(10, 60),
+            write: DeadlineConfig::secs(15, 60),
+            heavy: DeadlineConfig::secs(60, 600),
+            stream: DeadlineConfig::secs(600, 3600),
+        }
+    }
+}
+
+impl DeadlinesConfig {
+    pub fn of(&self, class: CallClass) -> DeadlineConfig {
+        match class {
+            CallClass::Read => self.read,
+            CallClass::Write => self.write,
+            CallClass::Heavy => self.heavy,
+            CallClass::Stream => self.stream,
+        }
+    }
+}
+
+/// Protection of the backends and of the gateway itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Calls in flight to one backend; more are refused with RESOURCE_EXHAUSTED.
+    pub backend_max_concurrent_calls: usize,
+    /// Sustained calls per second allowed to one credential.
+    pub rate_per_second: f64,
+    /// Calls one credential may make in a burst above the sustained rate.
+    pub rate_burst: f64,
+    /// Consecutive failures (UNAVAILABLE, unreachable) that open a backend's circuit.
+    pub breaker_failures: u32,
+    /// How long an open circuit fails calls fast before one probe is let through.
+    #[serde(with = "config::duration_ms")]
+    pub breaker_cooldown_ms: Duration,
+    /// Attempts of a retryable call (the first one included).
+    pub retry_attempts: u32,
+    /// Base of the jittered exponential backoff between attempts.
+    #[serde(with = "config::duration_ms")]
+    pub retry_backoff_ms: Duration,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            backend_max_concurrent_calls: 256,
+            rate_per_second: 5_000.0,
+            rate_burst: 10_000.0,
+            breaker_failures: 5,
+            breaker_cooldown_ms: Duration::from_secs(2),
+            retry_attempts: 3,
+            retry_backoff_ms: Duration::from_millis(20),
+        }
+    }
+}
+
+/// TLS on the gateway's listener. Both paths set turns it on; a client CA
+/// also requires every client to present a certificate it signed.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub client_ca_file: Option<PathBuf>,
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
             server: ServerConfig::with_port(DEFAULT_PORT),
             telemetry: TelemetryConfig::default(),
             backends: BackendsConfig::default(),
+            auth: AuthConfig::default(),
+            deadlines: DeadlinesConfig::default(),
+            limits: LimitsConfig::default(),
+            tls: TlsConfig::default(),
         }
     }
 }

@@ -8,19 +8,30 @@ use patron_common::server::AlwaysReady;
 use tonic::service::Routes;
 
 use crate::config::Config;
-use crate::forward::{FORWARDED_SERVICES, Forwarder};
+use crate::gate::Gateway;
+
+/// The services the gateway reports in health and lists in reflection.
+pub const PUBLIC_SERVICES: [&str; 5] = [
+    "patron.profile.v1.ProfileService",
+    "patron.segmentation.v1.SegmentationService",
+    "patron.forecast.v1.ForecastService",
+    "patron.churn.v1.ChurnService",
+    "patron.gateway.v1.InsightService",
+];
 
 pub struct Application {
     server: GrpcServer,
-    forwarder: Forwarder,
+    gateway: Gateway,
 }
 
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let forwarder = Forwarder::new(&config.backends)?;
-        let services = FORWARDED_SERVICES.iter().map(|(_, service)| *service).collect();
-        let server = GrpcServer::bind("gateway", services, config.server.clone()).await?;
-        Ok(Self { server, forwarder })
+        let gateway = Gateway::new(&config)?;
+        // The internal token is what the gateway presents to the backends;
+        // its own listener is public and asks callers for bearer tokens.
+        let server_config = patron_common::config::ServerConfig { internal_token: None, ..config.server.clone() };
+        let server = GrpcServer::bind("gateway", PUBLIC_SERVICES.to_vec(), server_config).await?;
+        Ok(Self { server, gateway })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -28,8 +39,8 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        // Health and reflection are routed by the server; every other path is relayed.
-        let router = Routes::default().into_axum_router().fallback_service(self.forwarder);
+        // Health and reflection are routed by the server; every other path goes through the gate.
+        let router = Routes::default().into_axum_router().fallback_service(self.gateway);
         self.server.serve(Routes::from(router), AlwaysReady, std::time::Duration::from_secs(1), shutdown).await
     }
 }
