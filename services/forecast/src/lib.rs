@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod migration;
+pub mod models;
 pub mod startup;
 
 pub use config::Config;
