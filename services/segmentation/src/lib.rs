@@ -2,6 +2,7 @@
 //! k-means over the profile service's feature export.
 
 pub mod config;
+pub mod kmeans;
 pub mod migration;
 pub mod startup;
 
