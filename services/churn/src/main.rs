@@ -1,13 +1,18 @@
 //! `patron-churn`: runs the churn service.
 
 use clap::Parser;
-use patron_common::cli::ServiceArgs;
+use patron_churn::migration::Migrator;
+use patron_common::cli::DatabaseServiceArgs;
+use patron_common::service::migrate_only;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = ServiceArgs::parse();
+    let args = DatabaseServiceArgs::parse();
     let config = patron_churn::config::load(args.config.as_deref())?;
     let _telemetry = patron_common::telemetry::init("churn", &config.telemetry)?;
+    if args.migrate_only {
+        return migrate_only::<Migrator>("churn", &config.database).await;
+    }
     let application = patron_churn::Application::build(config).await?;
     application.run_until_stopped(patron_common::shutdown_signal()).await
 }

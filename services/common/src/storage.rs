@@ -78,11 +78,13 @@ pub async fn migrate<M: MigratorTrait>(db: &DatabaseConnection) -> Result<(), Pr
     }
     let known: std::collections::HashSet<String> =
         M::migrations().iter().map(|migration| migration.name().to_owned()).collect();
-    let applied = M::get_applied_migrations(db).await.map_err(not_ready)?;
-    if let Some(unknown) = applied.iter().find(|migration| !known.contains(migration.name())) {
+    // The raw rows of the migration table: sea-orm's own status listing fails
+    // with a generic error on an unknown row, which would read as "not ready".
+    let applied = M::get_migration_models(db).await.map_err(not_ready)?;
+    if let Some(unknown) = applied.iter().find(|migration| !known.contains(&migration.version)) {
         return Err(ProbeError::Fatal(format!(
             "database schema is newer than this build: migration {} is unknown; upgrade the service",
-            unknown.name()
+            unknown.version
         )));
     }
     M::up(db, None).await.map_err(not_ready)

@@ -1,13 +1,18 @@
 //! `patron-segmentation`: runs the segmentation service.
 
 use clap::Parser;
-use patron_common::cli::ServiceArgs;
+use patron_common::cli::DatabaseServiceArgs;
+use patron_common::service::migrate_only;
+use patron_segmentation::migration::Migrator;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args = ServiceArgs::parse();
+    let args = DatabaseServiceArgs::parse();
     let config = patron_segmentation::config::load(args.config.as_deref())?;
     let _telemetry = patron_common::telemetry::init("segmentation", &config.telemetry)?;
+    if args.migrate_only {
+        return migrate_only::<Migrator>("segmentation", &config.database).await;
+    }
     let application = patron_segmentation::Application::build(config).await?;
     application.run_until_stopped(patron_common::shutdown_signal()).await
 }
