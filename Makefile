@@ -4,6 +4,13 @@ CARGO ?= cargo
 NPM ?= npm
 BUF := node_modules/.bin/buf
 PORT ?= 50051
+PYTHON ?= python3
+DOCKER ?= docker
+IMAGE ?= patron
+TAG ?= dev
+# The manifest checks' own virtual environment (kubernetes-validate from PyPI, at install time only).
+K8S_VENV := .venv-k8s
+K8S_CHECK := $(K8S_VENV)/bin/python -m unittest discover --start-directory tests/k8s -v
 
 .DEFAULT_GOAL := help
 
@@ -21,8 +28,9 @@ build: ## Build every crate in debug mode
 	$(CARGO) build --workspace --all-targets
 
 .PHONY: test
-test: postgres lint-rust lint-proto ## The full suite: fmt, clippy, buf lint, unit, per-service, storage (SQLite + PostgreSQL) and cross-service tests
+test: postgres lint-rust lint-proto $(K8S_VENV)/installed ## The full suite: fmt, clippy, buf lint, Kubernetes manifests, unit, per-service, storage (SQLite + PostgreSQL) and cross-service tests
 	$(CARGO) build --workspace --bins
+	$(K8S_CHECK)
 	./scripts/cargo-test.sh
 
 .PHONY: postgres
@@ -30,7 +38,7 @@ postgres: ## Make sure PostgreSQL answers on 127.0.0.1:5432 (starts the local cl
 	./scripts/ensure-postgres.sh
 
 .PHONY: lint
-lint: lint-proto lint-rust ## buf lint, rustfmt and clippy
+lint: lint-proto lint-rust lint-k8s ## buf lint, rustfmt, clippy, and every Kubernetes overlay and component combination rendered and validated
 
 .PHONY: lint-rust
 lint-rust:
@@ -44,6 +52,21 @@ lint-proto: $(BUF)
 $(BUF): package.json package-lock.json
 	$(NPM) install --no-audit --no-fund --loglevel=error
 	@touch $(BUF)
+
+.PHONY: lint-k8s
+lint-k8s: $(K8S_VENV)/installed ## Render k8s/ (every overlay, every component combination), validate against Kubernetes 1.30 (strict), check the policies
+	@command -v kubectl >/dev/null || { echo "kubectl is absent: install it (it carries kustomize) to check k8s/" >&2; exit 1; }
+	$(K8S_CHECK)
+
+$(K8S_VENV)/installed: tests/k8s/requirements.txt
+	$(PYTHON) -m venv $(K8S_VENV)
+	$(K8S_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/k8s/requirements.txt
+	@touch $@
+
+.PHONY: images
+images: ## Build the container image holding every binary: IMAGE=patron TAG=dev by default
+	@$(DOCKER) info >/dev/null 2>&1 || { echo "no Docker daemon answers: start one to build images" >&2; exit 1; }
+	$(DOCKER) build --tag $(IMAGE):$(TAG) .
 
 .PHONY: bench
 bench: ## Benchmarks on release binaries; prints a results table
@@ -59,4 +82,4 @@ fmt: ## Format the code
 .PHONY: clean
 clean: ## Remove build output and local data
 	$(CARGO) clean
-	rm -rf data node_modules
+	rm -rf data node_modules $(K8S_VENV)
