@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use tonic::metadata::AsciiMetadataValue;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 pub mod bench_profile;
@@ -42,7 +44,40 @@ pub struct Suite {
     pub data_dir: PathBuf,
     child: Child,
     pub banner: Vec<String>,
+    /// The admin API key `patron up` made for this run.
+    pub dev_key: String,
 }
+
+/// Adds one credential to every call: a bearer token for the gateway, or
+/// the internal token a Patron service presents to another.
+#[derive(Clone)]
+pub struct Credential {
+    key: &'static str,
+    value: Option<AsciiMetadataValue>,
+}
+
+impl Credential {
+    pub fn bearer(token: Option<&str>) -> Self {
+        let value = token.map(|token| format!("Bearer {token}").parse().expect("printable token"));
+        Self { key: "authorization", value }
+    }
+
+    pub fn internal(token: &str) -> Self {
+        Self { key: "x-patron-internal-token", value: Some(token.parse().expect("printable token")) }
+    }
+}
+
+impl tonic::service::Interceptor for Credential {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.value {
+            request.metadata_mut().insert(self.key, value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel that presents a credential (or none).
+pub type GatewayChannel = InterceptedService<Channel, Credential>;
 
 impl Suite {
     /// Runs `patron up` and waits for its banner.
@@ -92,15 +127,37 @@ impl Suite {
         assert_eq!(ready, Ok(true), "patron up did not come up; it printed: {banner:#?}");
         // Keep draining stdout so the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Self { gateway_port: port, data_dir, child, banner }
+        let dev_key = std::fs::read_to_string(data_dir.join("dev-api-key"))
+            .expect("patron up writes the development key")
+            .trim()
+            .to_owned();
+        Self { gateway_port: port, data_dir, child, banner, dev_key }
     }
 
     pub fn port(&self, offset: u16) -> u16 {
         self.gateway_port + offset
     }
 
-    pub fn gateway(&self) -> Channel {
-        Channel::from_shared(format!("http://127.0.0.1:{}", self.gateway_port)).expect("uri").connect_lazy()
+    /// The gateway, called as admin with the run's development key.
+    pub fn gateway(&self) -> GatewayChannel {
+        self.gateway_with(Some(&self.dev_key))
+    }
+
+    /// The gateway, called with `token` (or anonymously with `None`).
+    pub fn gateway_with(&self, token: Option<&str>) -> GatewayChannel {
+        InterceptedService::new(self.channel(0), Credential::bearer(token))
+    }
+
+    /// The backend at `offset`, called as a Patron peer with the run's internal token.
+    pub fn backend_as_peer(&self, offset: u16) -> GatewayChannel {
+        let token = std::fs::read_to_string(self.data_dir.join("internal-token")).expect("patron up writes it");
+        InterceptedService::new(self.channel(offset), Credential::internal(token.trim()))
+    }
+
+    /// A plain channel to the process at `offset` from the gateway's port
+    /// (backends at +10..+13), carrying no credential.
+    pub fn channel(&self, offset: u16) -> Channel {
+        Channel::from_shared(format!("http://127.0.0.1:{}", self.port(offset))).expect("uri").connect_lazy()
     }
 
     /// SIGTERM, as a terminal's Ctrl-C or an orchestrator would send; returns the exit status.

@@ -1,5 +1,8 @@
-//! A closed-loop gRPC load generator: `concurrency` workers each send the
-//! next call as soon as the previous one answers, for a fixed duration.
+//! gRPC load generators. Closed loop: `concurrency` workers each send the
+//! next call as soon as the previous one answers, for a fixed duration. Open
+//! loop: calls start at a fixed rate whatever the answers, and each latency
+//! is measured from when the call was due, so a stall shows up in the tail
+//! instead of silently lowering the load.
 
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -57,7 +60,43 @@ where
             *codes.entry(format!("{code:?}")).or_insert(0) += 1;
         }
     }
-    let elapsed = started.elapsed();
+    summarize(latencies, codes, started.elapsed())
+}
+
+/// Starts `call` `rate` times a second for `duration`, each in its own task.
+pub async fn open_loop<F, Fut>(rate: f64, duration: Duration, call: F) -> LoadReport
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), tonic::Status>> + Send + 'static,
+{
+    let started = Instant::now();
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let total = (duration.as_secs_f64() * rate).round() as usize;
+    let mut tasks = Vec::with_capacity(total);
+    for index in 0..total {
+        let due = started + interval.mul_f64(index as f64);
+        tokio::time::sleep_until(due.into()).await;
+        let outcome = call();
+        tasks.push(tokio::spawn(async move {
+            let outcome = outcome.await;
+            (due.elapsed(), outcome.map(|()| Code::Ok).unwrap_or_else(|status| status.code()))
+        }));
+    }
+    let mut latencies = Vec::with_capacity(total);
+    let mut codes = std::collections::BTreeMap::new();
+    for task in tasks {
+        let Ok((latency, code)) = task.await else { continue };
+        latencies.push(latency);
+        *codes.entry(format!("{code:?}")).or_insert(0) += 1;
+    }
+    summarize(latencies, codes, started.elapsed())
+}
+
+fn summarize(
+    mut latencies: Vec<Duration>,
+    codes: std::collections::BTreeMap<String, usize>,
+    elapsed: Duration,
+) -> LoadReport {
     latencies.sort_unstable();
     let quantile = |q: f64| {
         if latencies.is_empty() {

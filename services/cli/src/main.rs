@@ -1,5 +1,6 @@
 //! `patron`: the command-line entry to the suite.
 
+mod credentials;
 mod demo;
 mod import;
 mod up;

@@ -2,6 +2,13 @@
 //! backend with its own SQLite database under the data directory, waits until
 //! every process reports SERVING, prints how to call it, and stops them all
 //! cleanly on Ctrl-C or SIGTERM.
+//!
+//! Each run makes fresh secrets: the internal token the services require of
+//! each other (so only the gateway reaches the backends), and an admin API
+//! key for development, printed in the banner and written to
+//! `<data-dir>/dev-api-key`, where the other `patron` commands find it (the
+//! internal token goes to `<data-dir>/internal-token`, for development tools
+//! that call a backend directly).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -13,6 +20,8 @@ use tokio::process::{Child, Command};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
+
+use crate::credentials;
 
 #[derive(Debug, clap::Args)]
 pub struct UpArgs {
@@ -37,6 +46,29 @@ pub struct UpArgs {
     demo_customers: u32,
 }
 
+/// The secrets of one run; nothing here outlives it.
+struct RunSecrets {
+    internal_token: String,
+    pepper: String,
+    dev_key: String,
+}
+
+impl RunSecrets {
+    fn generate() -> anyhow::Result<Self> {
+        Ok(Self {
+            internal_token: credentials::random_secret()?,
+            pepper: credentials::random_secret()?,
+            dev_key: format!("{}{}", patron_gateway::auth::API_KEY_PREFIX, credentials::random_secret()?),
+        })
+    }
+
+    /// The gateway's `auth.api_keys`: the development key, as a hash only.
+    fn api_keys_env(&self) -> String {
+        let hash = patron_gateway::auth::hash_api_key(&secrecy::SecretString::from(self.pepper.clone()), &self.dev_key);
+        format!(r#"[{{name="dev",role="admin",hash="{hash}"}}]"#)
+    }
+}
+
 struct Process {
     name: &'static str,
     port: u16,
@@ -53,22 +85,27 @@ pub async fn run(args: UpArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
     let port_of = |offset: u16| args.port.checked_add(offset).context("--port is too high for the suite's port range");
+    let secrets = RunSecrets::generate()?;
+    let key_file = args.data_dir.join(credentials::DEV_KEY_FILE);
+    credentials::write_private(&key_file, &secrets.dev_key)?;
+    // For development tools that call a backend directly, as a peer would (the bench).
+    credentials::write_private(&args.data_dir.join(credentials::INTERNAL_TOKEN_FILE), &secrets.internal_token)?;
 
     let mut processes = Vec::new();
-    let started = start_all(&args, &bin_dir, &port_of, &mut processes).await;
+    let started = start_all(&args, &bin_dir, &port_of, &secrets, &mut processes).await;
     let ready = match started {
         Ok(()) => wait_until_serving(&mut processes, Duration::from_secs(args.ready_timeout_secs)).await,
         Err(error) => Err(error),
     };
     let ready = match ready {
-        Ok(()) if args.demo => load_demo(&args).await,
+        Ok(()) if args.demo => load_demo(&args, &secrets).await,
         other => other,
     };
     if let Err(error) = ready {
         stop_all(&mut processes).await;
         return Err(error);
     }
-    print_banner(&processes, &args.data_dir);
+    print_banner(&processes, &args.data_dir, &secrets.dev_key);
 
     let stopped_by = tokio::select! {
         () = shutdown_signal() => None,
@@ -88,6 +125,7 @@ async fn start_all(
     args: &UpArgs,
     bin_dir: &Path,
     port_of: &impl Fn(u16) -> anyhow::Result<u16>,
+    secrets: &RunSecrets,
     processes: &mut Vec<Process>,
 ) -> anyhow::Result<()> {
     let mut backend_urls = Vec::new();
@@ -100,7 +138,7 @@ async fn start_all(
         let port = port_of(10 + offset)?;
         let database = args.data_dir.join(format!("{name}.db"));
         let metrics_port = port_of(21 + offset)?;
-        let mut command = service_command(args, bin_dir, name, port, metrics_port)?;
+        let mut command = service_command(args, bin_dir, name, port, metrics_port, secrets)?;
         command.env("PATRON_DATABASE__URL", format!("sqlite://{}?mode=rwc", database.display()));
         // The model services read from their peers; the profile service calls no one.
         if name != "profile" {
@@ -113,7 +151,8 @@ async fn start_all(
     }
     let gateway_port = port_of(0)?;
     let metrics_port = port_of(20)?;
-    let mut command = service_command(args, bin_dir, "gateway", gateway_port, metrics_port)?;
+    let mut command = service_command(args, bin_dir, "gateway", gateway_port, metrics_port, secrets)?;
+    command.env("PATRON_AUTH__PEPPER", &secrets.pepper).env("PATRON_AUTH__API_KEYS", secrets.api_keys_env());
     for (name, url) in backend_urls {
         command.env(format!("PATRON_BACKENDS__{}", name.to_uppercase()), url);
     }
@@ -124,7 +163,14 @@ async fn start_all(
 
 /// The command for one service; its output goes to `<data>/logs/<name>.log`
 /// so the terminal keeps only the suite's own messages.
-fn service_command(args: &UpArgs, bin_dir: &Path, name: &str, port: u16, metrics_port: u16) -> anyhow::Result<Command> {
+fn service_command(
+    args: &UpArgs,
+    bin_dir: &Path,
+    name: &str,
+    port: u16,
+    metrics_port: u16,
+    secrets: &RunSecrets,
+) -> anyhow::Result<Command> {
     let binary = bin_dir.join(format!("patron-{name}"));
     if !binary.exists() {
         bail!("{} is missing; build it with `cargo build --release --workspace --bins`", binary.display());
@@ -136,6 +182,8 @@ fn service_command(args: &UpArgs, bin_dir: &Path, name: &str, port: u16, metrics
     command
         .env("PATRON_SERVER__LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("PATRON_SERVER__METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
+        // Backends require it of callers; the gateway presents it to them.
+        .env("PATRON_SERVER__INTERNAL_TOKEN", &secrets.internal_token)
         .stdout(log.try_clone()?)
         .stderr(log)
         .stdin(std::process::Stdio::null())
@@ -177,7 +225,7 @@ async fn health_of(port: u16) -> Option<ServingStatus> {
 /// Writes the demo data set (once) and imports it through the gateway with
 /// this same program's `demo-data` and `import` commands. Imports are
 /// idempotent, so a second `patron up --demo` changes nothing.
-async fn load_demo(args: &UpArgs) -> anyhow::Result<()> {
+async fn load_demo(args: &UpArgs, secrets: &RunSecrets) -> anyhow::Result<()> {
     let patron = std::env::current_exe()?;
     let demo = args.data_dir.join("demo");
     if !demo.join("orders.csv").exists() {
@@ -207,6 +255,7 @@ async fn load_demo(args: &UpArgs) -> anyhow::Result<()> {
             .arg("import")
             .arg(demo.join(format!("{kind}.csv")))
             .args(["--kind", kind, "--addr", &gateway])
+            .env("PATRON_TOKEN", &secrets.dev_key)
             .status()
             .await?;
         if !status.success() {
@@ -216,7 +265,7 @@ async fn load_demo(args: &UpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_banner(processes: &[Process], data_dir: &Path) {
+fn print_banner(processes: &[Process], data_dir: &Path, dev_key: &str) {
     let gateway = processes.iter().find(|process| process.name == "gateway").map_or(0, |process| process.port);
     println!("Patron is up. Data in {0}/, service logs in {0}/logs/.", data_dir.display());
     println!();
@@ -227,13 +276,19 @@ fn print_banner(processes: &[Process], data_dir: &Path) {
         );
     }
     println!();
+    println!("Development API key (admin, this run only): {dev_key}");
+    println!(
+        "  saved in {}; `patron import` and the other commands use it by default.",
+        data_dir.join(credentials::DEV_KEY_FILE).display()
+    );
+    println!();
     println!("Call it through the gateway:");
     println!("  grpcurl -plaintext 127.0.0.1:{gateway} list");
     println!(
-        "  grpcurl -plaintext -d '{{\"customer\":{{\"customer_id\":\"c-1\",\"name\":\"Ada\"}}}}' 127.0.0.1:{gateway} patron.profile.v1.ProfileService/CreateCustomer"
+        "  grpcurl -plaintext -H 'authorization: Bearer {dev_key}' -d '{{\"customer\":{{\"customer_id\":\"c-1\",\"name\":\"Ada\"}}}}' 127.0.0.1:{gateway} patron.profile.v1.ProfileService/CreateCustomer"
     );
     println!(
-        "  grpcurl -plaintext -d '{{\"customer_id\":\"c-1\"}}' 127.0.0.1:{gateway} patron.profile.v1.ProfileService/GetCustomer"
+        "  grpcurl -plaintext -H 'authorization: Bearer {dev_key}' -d '{{\"customer_id\":\"c-1\"}}' 127.0.0.1:{gateway} patron.profile.v1.ProfileService/GetCustomer"
     );
     println!();
     println!("Press Ctrl-C to stop every service.");

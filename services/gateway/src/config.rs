@@ -138,7 +138,9 @@ pub struct TlsConfig {
 impl Default for Config {
     fn default() -> Self {
         Self {
-            server: ServerConfig::with_port(DEFAULT_PORT),
+            // The gate enforces each class's deadline; the server's own
+            // timeout only has to stay out of the way of the longest one.
+            server: ServerConfig { request_timeout_ms: Duration::from_secs(3600), ..ServerConfig::with_port(DEFAULT_PORT) },
             telemetry: TelemetryConfig::default(),
             backends: BackendsConfig::default(),
             auth: AuthConfig::default(),
@@ -164,5 +166,28 @@ impl Default for BackendsConfig {
 impl Config {
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         config::load(Self::default(), file)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment's Jail API returns its own large error.
+mod tests {
+    use super::*;
+    use crate::rpc_table::Role;
+
+    #[test]
+    fn api_keys_and_deadlines_come_from_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PATRON_AUTH__PEPPER", "p");
+            jail.set_env("PATRON_AUTH__API_KEYS", r#"[{name="dev",role="admin",hash="00ff"},{name="bi",role="reader",hash="11"}]"#);
+            jail.set_env("PATRON_DEADLINES__READ__MAX_MS", "250");
+            jail.set_env("PATRON_DEADLINES__READ__DEFAULT_MS", "100");
+            let config = Config::load(None).expect("loads");
+            let keys: Vec<_> = config.auth.api_keys.iter().map(|key| (key.name.as_str(), key.role)).collect();
+            assert_eq!(keys, [("dev", Role::Admin), ("bi", Role::Reader)]);
+            assert_eq!(config.deadlines.read.max_ms, Duration::from_millis(250));
+            assert_eq!(config.deadlines.write.max_ms, Duration::from_secs(60));
+            Ok(())
+        });
     }
 }

@@ -3,11 +3,13 @@
 
 use std::time::Duration;
 
+use patron_proto::gateway::v1::GetCustomer360Request;
+use patron_proto::gateway::v1::insight_service_client::InsightServiceClient;
 use patron_proto::profile::v1 as pb;
 use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
+use patron_tests::GatewayChannel;
 use patron_tests::Suite;
-use patron_tests::load::{LoadReport, closed_loop};
-use tonic::transport::Channel;
+use patron_tests::load::{LoadReport, closed_loop, open_loop};
 
 struct Args {
     concurrency: usize,
@@ -15,6 +17,7 @@ struct Args {
     customers: usize,
     order_lines: usize,
     import_customers: usize,
+    insight_rate: f64,
 }
 
 fn parse_args() -> Args {
@@ -24,6 +27,7 @@ fn parse_args() -> Args {
         customers: 1_000,
         order_lines: 1_000_000,
         import_customers: 100_000,
+        insight_rate: 1_000.0,
     };
     let mut iter = std::env::args().skip(1);
     while let Some(flag) = iter.next() {
@@ -34,6 +38,7 @@ fn parse_args() -> Args {
             "--customers" => args.customers = value.parse().unwrap_or(args.customers),
             "--order-lines" => args.order_lines = value.parse().unwrap_or(args.order_lines),
             "--import-customers" => args.import_customers = value.parse().unwrap_or(args.import_customers),
+            "--insight-rate" => args.insight_rate = value.parse().unwrap_or(args.insight_rate),
             other => eprintln!("ignoring unknown flag {other}"),
         }
     }
@@ -53,7 +58,7 @@ fn row(name: &str, report: &LoadReport) {
     );
 }
 
-async fn get_customer_load(channel: Channel, args: &Args) -> LoadReport {
+async fn get_customer_load(channel: GatewayChannel, args: &Args) -> LoadReport {
     let customers = args.customers;
     let client = ProfileServiceClient::new(channel);
     let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -84,7 +89,8 @@ async fn main() {
             .await
             .expect("seed customer");
     }
-    let direct = Channel::from_shared(format!("http://127.0.0.1:{}", suite.port(10))).expect("uri").connect_lazy();
+    // Straight to the profile service, with the internal credential a peer service would present.
+    let direct = suite.backend_as_peer(10);
     println!();
     println!(
         "GetCustomer, closed loop: {} workers for {:?}, {} customers, SQLite",
@@ -99,6 +105,33 @@ async fn main() {
     row("profile direct", &report);
     let report = get_customer_load(suite.gateway(), &args).await;
     row("through the gateway", &report);
+
+    println!();
+    println!(
+        "GetCustomer360 through the gateway, open loop: {} calls/s for {:?}, {} customers",
+        args.insight_rate, args.duration, args.customers
+    );
+    println!(
+        "| {:<38} | {:>9} | {:>7} | {:>7} | {:>7} | {:>7} | {:>6} |",
+        "target", "calls/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors"
+    );
+    println!("|{:-<40}|{:-<11}|{:-<9}|{:-<9}|{:-<9}|{:-<9}|{:-<8}|", "", "", "", "", "", "", "");
+    let insight = InsightServiceClient::new(suite.gateway());
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let customers = args.customers;
+    let report = open_loop(args.insight_rate, args.duration, move || {
+        let mut client = insight.clone();
+        let index = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % customers;
+        async move {
+            let request = GetCustomer360Request { customer_id: format!("bench-{index}"), recent_orders: 5 };
+            client.get_customer360(request).await.map(|_| ())
+        }
+    })
+    .await;
+    row("GetCustomer360", &report);
+    if report.errors > 0 {
+        println!("codes: {:?}", report.codes);
+    }
     let status = suite.terminate().await;
     assert!(status.success(), "suite stopped cleanly");
 

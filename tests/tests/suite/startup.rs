@@ -53,13 +53,14 @@ async fn patron_up_runs_five_serving_processes_behind_one_gateway() {
         );
     }
 
-    // `grpcurl list` on the gateway lists every Patron service.
-    let services = listed_services(suite.gateway()).await;
+    // `grpcurl list` on the gateway lists every Patron service, without a credential.
+    let services = listed_services(suite.channel(0)).await;
     for expected in [
         "patron.profile.v1.ProfileService",
         "patron.segmentation.v1.SegmentationService",
         "patron.forecast.v1.ForecastService",
         "patron.churn.v1.ChurnService",
+        "patron.gateway.v1.InsightService",
         "grpc.health.v1.Health",
     ] {
         assert!(services.iter().any(|service| service == expected), "{expected} missing from {services:?}");

@@ -56,6 +56,8 @@ pub struct ImportArgs {
     /// The gateway, or the profile service itself.
     #[arg(long, default_value = "http://127.0.0.1:50051")]
     addr: String,
+    #[command(flatten)]
+    token: crate::credentials::TokenArgs,
     /// Rows per batch; each batch is committed in one transaction.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BATCH_SIZE)))]
     batch_size: u32,
@@ -80,7 +82,8 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let request_id = args.request_id.unwrap_or_else(|| default_request_id(&label));
     let header = ImportHeader { request_id, kind: kind.to_proto().into(), source: label.clone() };
     let reporter = Reporter::new(file_bytes);
-    let upload = upload::Upload { addr: args.addr, header, batch_size: args.batch_size as usize };
+    let token = args.token.resolve()?;
+    let upload = upload::Upload { addr: args.addr, token, header, batch_size: args.batch_size as usize };
     let totals = upload::upload(source, upload, &reporter).await?;
     reporter.finish(&label, &totals);
     Ok(if totals.rejected() > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })

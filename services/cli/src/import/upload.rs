@@ -23,6 +23,8 @@ use super::rows::{Parsed, RowError, RowSource};
 
 pub struct Upload {
     pub addr: String,
+    /// Bearer token for the gateway.
+    pub token: Option<secrecy::SecretString>,
     pub header: ImportHeader,
     pub batch_size: usize,
 }
@@ -46,7 +48,8 @@ pub async fn upload(source: Box<dyn RowSource>, upload: Upload, reporter: &Repor
         .connect()
         .await
         .map_err(|error| anyhow!("connecting to {}: {}", upload.addr, causes(&error)))?;
-    let mut client = ProfileServiceClient::new(channel);
+    let bearer = crate::credentials::Bearer::new(upload.token.as_ref())?;
+    let mut client = ProfileServiceClient::with_interceptor(channel, bearer);
     let (events, mut received) = unbounded_channel();
     let requests = Requests { header: Some(upload.header), source, batch_size: upload.batch_size, events, done: false };
     let responses = client.import_records(tokio_stream::iter(requests)).await.map_err(refused)?.into_inner();
