@@ -17,8 +17,8 @@ use tonic::{Status, Streaming};
 
 use super::parse;
 use crate::store::events::{self, WriteOutcome};
-use crate::store::import::{self, OrderRow};
-use crate::store::import_orders;
+use crate::store::import::OrderRow;
+use crate::store::{import_customers, import_orders};
 
 /// Most rows accepted in one batch message.
 pub const MAX_ROWS_PER_BATCH: usize = 10_000;
@@ -150,14 +150,16 @@ async fn write_batch(
     let transaction = db.begin().await?;
     let mut outcomes = Vec::with_capacity(accepted.len());
     let mut order_rows: Vec<OrderRow> = Vec::new();
+    let mut customers = Vec::new();
     for row in accepted {
         match row {
-            ParsedRow::Customer(customer) => outcomes.push(import::customer(&transaction, &customer).await?),
+            ParsedRow::Customer(customer) => customers.push(customer),
             ParsedRow::Contact(contact) => outcomes.push(events::write_contact(&transaction, &contact).await?),
             ParsedRow::Feedback(answer) => outcomes.push(events::write_feedback(&transaction, &answer).await?),
             ParsedRow::Order { row, .. } => order_rows.push(row),
         }
     }
+    outcomes.extend(import_customers::write(&transaction, &customers).await?);
     let order_counts = import_orders::write(&transaction, &order_rows).await?;
     transaction.commit().await?;
     progress.rows_written += order_counts.written;

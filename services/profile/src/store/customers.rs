@@ -357,6 +357,23 @@ async fn tags_of(db: &impl ConnectionTrait, ids: &[i64]) -> Result<HashMap<i64, 
     Ok(tags)
 }
 
+/// The stored customers among `external_ids`, with their row ids, in a few
+/// queries per 500 ids.
+pub async fn load_many(
+    db: &impl ConnectionTrait,
+    external_ids: &[String],
+) -> Result<HashMap<String, (i64, Customer)>, ServiceError> {
+    let mut found = HashMap::with_capacity(external_ids.len());
+    for chunk in external_ids.chunks(500) {
+        let rows = customer::Entity::find().filter(customer::Column::ExternalId.is_in(chunk.to_vec())).all(db).await?;
+        let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+        for (id, customer) in ids.into_iter().zip(hydrate(db, rows).await?) {
+            found.insert(customer.customer_id.clone(), (id, customer));
+        }
+    }
+    Ok(found)
+}
+
 /// Loads tags, attributes and consents for a page of customer rows, in three queries.
 async fn hydrate(db: &impl ConnectionTrait, rows: Vec<customer::Model>) -> Result<Vec<Customer>, ServiceError> {
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();

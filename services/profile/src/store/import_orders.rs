@@ -12,7 +12,7 @@ use patron_common::ServiceError;
 use sea_orm::{ConnectionTrait, DbBackend, Value};
 
 use super::import::OrderRow;
-use super::sql::{self, int, text};
+use super::sql::{self, int, text, values_list};
 use crate::domain::time::Micros;
 
 /// Rows per statement, well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -33,12 +33,6 @@ fn any_differs(backend: DbBackend, table: &str, columns: &[&str]) -> String {
         .map(|column| format!("{table}.{column} {operator} excluded.{column}"))
         .collect::<Vec<_>>()
         .join(" OR ")
-}
-
-/// "(?, ?, ?), (?, ?, ?)" for `rows` rows of `columns` values.
-fn values_list(rows: usize, columns: usize) -> String {
-    let row = format!("({})", sql::placeholders(columns));
-    vec![row; rows].join(", ")
 }
 
 /// Writes the rows (all valid, with consistent order fields) in the caller's transaction.

@@ -9,6 +9,7 @@ pub mod events;
 pub mod features;
 pub mod idempotency;
 pub mod import;
+pub mod import_customers;
 pub mod import_orders;
 pub mod kpis;
 pub mod lists;

@@ -56,6 +56,12 @@ pub fn placeholders(count: usize) -> String {
     vec!["?"; count].join(", ")
 }
 
+/// "(?, ?, ?), (?, ?, ?)" for `rows` rows of `columns` values.
+pub fn values_list(rows: usize, columns: usize) -> String {
+    let row = format!("({})", placeholders(columns));
+    vec![row; rows].join(", ")
+}
+
 pub async fn execute(db: &impl ConnectionTrait, sql: &str, values: Vec<Value>) -> Result<u64, ServiceError> {
     Ok(db.execute_raw(statement(db.get_database_backend(), sql, values)).await?.rows_affected())
 }

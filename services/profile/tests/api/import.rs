@@ -9,6 +9,7 @@ on_every_store!(
     orders_import_lands_good_rows_and_reports_bad_ones,
     reimporting_the_same_file_changes_nothing,
     customers_contacts_and_feedback_import,
+    customer_rows_fold_over_stored_and_earlier_rows,
     stream_without_header_is_invalid,
 );
 
@@ -196,6 +197,80 @@ async fn customers_contacts_and_feedback_import(store: Store) {
         import(&mut app.client, pb::ImportKind::Feedback, vec![vec![customer(2, "c-9", "")]]).await.unwrap();
     assert_eq!(progress.rows_rejected, 1);
     assert_eq!(errors[0].field, "record");
+    app.stop().await.unwrap();
+}
+
+fn customer_row(line: i64, id: &str, email: &str, tags: &[&str], tier: &str, consents: &[(i32, i32)]) -> pb::ImportRow {
+    pb::ImportRow {
+        line,
+        record: Some(pb::import_row::Record::Customer(pb::Customer {
+            customer_id: id.into(),
+            name: "Name".into(),
+            email: email.into(),
+            tags: tags.iter().map(|tag| (*tag).to_owned()).collect(),
+            attributes: [(
+                "tier".to_owned(),
+                pb::AttributeValue { value: Some(pb::attribute_value::Value::StringValue(tier.into())) },
+            )]
+            .into(),
+            consents: consents
+                .iter()
+                .map(|(channel, state)| pb::Consent {
+                    channel: *channel,
+                    state: *state,
+                    update_time: at(1_700_000_000),
+                })
+                .collect(),
+            ..Default::default()
+        })),
+    }
+}
+
+/// Customer rows are written set-based: a customer repeated in a batch sees
+/// its earlier row, tags only accumulate, and attributes and consents are set
+/// per key.
+async fn customer_rows_fold_over_stored_and_earlier_rows(store: Store) {
+    use pb::{ConsentChannel as Channel, ConsentState as State};
+    let mut app = spawn_app(store).await;
+    let email_granted = (Channel::Email as i32, State::Granted as i32);
+    let sms_denied = (Channel::Sms as i32, State::Denied as i32);
+    let batch = vec![
+        customer_row(2, "c-1", "a@example.com", &["vip"], "gold", &[email_granted]),
+        customer_row(3, "c-1", "a@example.com", &["vip", "new"], "gold", &[sms_denied]),
+        customer_row(4, "c-2", "c@example.com", &[], "silver", &[]),
+    ];
+    let (progress, errors) = import(&mut app.client, pb::ImportKind::Customers, vec![batch.clone()]).await.unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!((progress.rows_written, progress.rows_unchanged), (3, 0));
+
+    let get = |client: &mut pb::profile_service_client::ProfileServiceClient<tonic::transport::Channel>| {
+        let mut client = client.clone();
+        async move {
+            let request = pb::GetCustomerRequest { customer_id: "c-1".into() };
+            client.get_customer(request).await.unwrap().into_inner().customer.unwrap()
+        }
+    };
+    let stored = get(&mut app.client).await;
+    let mut tags = stored.tags.clone();
+    tags.sort();
+    assert_eq!(tags, ["new", "vip"]);
+    let mut consents: Vec<(i32, i32)> =
+        stored.consents.iter().map(|consent| (consent.channel, consent.state)).collect();
+    consents.sort();
+    assert_eq!(consents, [email_granted, sms_denied]);
+
+    let (progress, _) = import(&mut app.client, pb::ImportKind::Customers, vec![batch]).await.unwrap();
+    assert_eq!((progress.rows_written, progress.rows_unchanged), (0, 3), "re-importing changes nothing");
+
+    let downgrade = customer_row(2, "c-1", "b@example.com", &[], "silver", &[]);
+    let (progress, _) = import(&mut app.client, pb::ImportKind::Customers, vec![vec![downgrade]]).await.unwrap();
+    assert_eq!(progress.rows_written, 1);
+    let stored = get(&mut app.client).await;
+    assert_eq!(stored.email, "b@example.com");
+    let tier = stored.attributes.get("tier").and_then(|value| value.value.clone());
+    assert_eq!(tier, Some(pb::attribute_value::Value::StringValue("silver".into())));
+    assert_eq!(stored.tags.len(), 2, "an import never removes a tag");
+    assert_eq!(stored.consents.len(), 2, "consents not in the row are kept");
     app.stop().await.unwrap();
 }
 
