@@ -66,10 +66,10 @@ pub struct MethodForecast {
     pub specification: String,
 }
 
-/// What fits on the same training data share, and what later (longer)
-/// training sets of a backtest reuse from earlier ones: the MSTL
-/// decomposition, and the ETS forms chosen by AICc on the first training set
-/// (later windows refit only the parameters, starting from the earlier ones).
+/// What fits on the same training data share, and what the fits of one
+/// series reuse: the MSTL decomposition, and the ETS forms chosen by AICc
+/// once (`choose_forms` on the whole history, or else at the first fit);
+/// later fits refit only the parameters of those forms.
 #[derive(Debug, Default)]
 pub struct FitContext {
     decomposition: Option<(usize, Decomposition)>,
@@ -83,6 +83,19 @@ impl FitContext {
     /// A context for fits on the whole history: ETS forms are chosen afresh.
     pub fn final_fit() -> Self {
         FitContext { reselect_forms: true, ..FitContext::default() }
+    }
+
+    /// Chooses by AICc, on `y`, the ETS forms of those `methods` that use one,
+    /// so every later fit (each backtest window, the final fit) refits only
+    /// parameters: one form search per series.
+    pub fn choose_forms(&mut self, methods: &[Method], y: &[f64], periods: &[usize]) {
+        if methods.contains(&Method::Ets) {
+            fit_ets(y, periods.first().copied(), &mut self.ets_form, true);
+        }
+        if methods.contains(&Method::MstlEts) && !periods.is_empty() {
+            let adjusted = self.decomposition(y, periods).seasonally_adjusted();
+            fit_ets(&adjusted, None, &mut self.adjusted_ets_form, true);
+        }
     }
 
     fn decomposition(&mut self, y: &[f64], periods: &[usize]) -> &Decomposition {

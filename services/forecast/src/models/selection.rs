@@ -159,6 +159,17 @@ type WindowForecasts = Result<Vec<MethodForecast>, String>;
 /// the intermittent methods (and the others only the rest); without it every
 /// method is scored, but `selected` still marks the routed choice.
 pub fn backtest(y: &[f64], settings: &SelectionSettings, route_scoring: bool) -> Result<Backtest, TooShort> {
+    backtest_in_context(y, settings, route_scoring, &mut FitContext::default())
+}
+
+/// As `backtest`, leaving in `context` the ETS forms chosen on the first
+/// training set, so the final fit refits their parameters only.
+fn backtest_in_context(
+    y: &[f64],
+    settings: &SelectionSettings,
+    route_scoring: bool,
+    context: &mut FitContext,
+) -> Result<Backtest, TooShort> {
     let n = y.len();
     let window_settings = settings.backtest;
     let minimum = window_settings.minimum_length();
@@ -178,18 +189,18 @@ pub fn backtest(y: &[f64], settings: &SelectionSettings, route_scoring: bool) ->
     }
     let scored: Vec<Method> = if route_scoring { routed.clone() } else { singles.clone() };
 
+    context.choose_forms(&scored, y, &periods);
     let horizon = window_settings.horizon;
     let season = periods.first().copied().unwrap_or(1);
     let actuals: Vec<&[f64]> = origins.iter().map(|&o| &y[o..o + horizon]).collect();
     let scales: Vec<Option<f64>> = origins.iter().map(|&o| metrics::mase_scale(&y[..o], season)).collect();
 
-    let mut context = FitContext::default();
     let mut forecasts: Vec<(Method, WindowForecasts)> = scored.iter().map(|&m| (m, Ok(Vec::new()))).collect();
     for &origin in &origins {
         let training = &y[..origin];
         for (method, result) in &mut forecasts {
             if let Ok(list) = result {
-                match method::forecast(*method, training, &periods, horizon, &mut context) {
+                match method::forecast(*method, training, &periods, horizon, context) {
                     Ok(forecast) if forecast.mean.iter().all(|v| v.is_finite()) => list.push(forecast),
                     Ok(_) => *result = Err("fit produced non-finite values".to_owned()),
                     Err(reason) => *result = Err(reason),
@@ -433,7 +444,10 @@ pub fn forecast_series(y: &[f64], horizon: usize, settings: &SelectionSettings) 
     if y.len() < ABSOLUTE_MINIMUM {
         return Err(TooShort { length: y.len(), minimum: ABSOLUTE_MINIMUM });
     }
-    let backtest = match backtest(y, settings, true) {
+    // The ETS forms are chosen by AICc on the whole history once and kept for
+    // the backtest windows and the final fit, which refit parameters only.
+    let mut context = FitContext::default();
+    let backtest = match backtest_in_context(y, settings, true, &mut context) {
         Ok(backtest) => backtest,
         Err(too_short) => return Ok(fallback(y, horizon, settings, too_short)),
     };
@@ -441,7 +455,6 @@ pub fn forecast_series(y: &[f64], horizon: usize, settings: &SelectionSettings) 
         return Ok(fallback(y, horizon, settings, TooShort { length: y.len(), minimum: y.len() + 1 }));
     };
     let periods = backtest.periods.clone();
-    let mut context = FitContext::final_fit();
     let members = if chosen.method == Method::Combination { chosen.members.clone() } else { vec![chosen.method] };
     let mut fits = Vec::with_capacity(members.len());
     for member in &members {
