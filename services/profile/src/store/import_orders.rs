@@ -12,7 +12,9 @@ use patron_common::ServiceError;
 use sea_orm::{ConnectionTrait, DbBackend, Value};
 
 use super::import::OrderRow;
-use super::sql::{self, int, text, values_list};
+use super::row_source::{Column, NULL_INT, RowSource};
+use super::sql::{self, int, text};
+use crate::domain::order::{Order, OrderLine};
 use crate::domain::time::Micros;
 
 /// Rows per statement, well under SQLite's and PostgreSQL's bound-parameter limits.
@@ -58,39 +60,39 @@ pub async fn write(db: &impl ConnectionTrait, rows: &[OrderRow]) -> Result<Count
     let mut changed_orders = upsert_headers(db, &with_lines, false).await?;
     changed_orders.extend(upsert_headers(db, &total_only, true).await?);
 
-    let lines: Vec<&OrderRow> = rows.iter().filter(|row| row.line.is_some()).collect();
+    let lines: Vec<(&OrderRow, &OrderLine)> =
+        rows.iter().filter_map(|row| row.line.as_ref().map(|line| (row, line))).collect();
     let mut changed_lines: HashSet<(i64, i32)> = HashSet::new();
     let line_columns = ["sku", "category", "quantity", "unit_price_minor", "discount_minor", "unit_cost_minor"];
-    for chunk in lines.chunks(ROWS_PER_STATEMENT) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
-        for row in chunk {
-            let Some(line) = &row.line else { continue };
-            values.extend([
-                Value::from(row.order.order_id.clone()),
-                Value::from(line.line_number),
-                Value::from(line.sku.clone()),
-                Value::from(line.category.clone()),
-                Value::from(line.quantity),
-                Value::from(line.unit_price_minor),
-                Value::from(line.discount_minor),
-                Value::from(line.unit_cost_minor),
-            ]);
-        }
+    let source = RowSource::new(vec![
+        ("order_external_id", Column::Text(lines.iter().map(|(row, _)| row.order.order_id.clone()).collect())),
+        ("line_number", Column::Int(lines.iter().map(|(_, line)| line.line_number).collect())),
+        ("sku", Column::Text(lines.iter().map(|(_, line)| line.sku.clone()).collect())),
+        ("category", Column::Text(lines.iter().map(|(_, line)| line.category.clone()).collect())),
+        ("quantity", Column::BigInt(lines.iter().map(|(_, line)| line.quantity).collect())),
+        ("unit_price_minor", Column::BigInt(lines.iter().map(|(_, line)| line.unit_price_minor).collect())),
+        ("discount_minor", Column::BigInt(lines.iter().map(|(_, line)| line.discount_minor).collect())),
+        (
+            "unit_cost_minor",
+            Column::BigInt(lines.iter().map(|(_, line)| line.unit_cost_minor.unwrap_or(NULL_INT)).collect()),
+        ),
+    ]);
+    for chunk in source.chunks(backend) {
         let statement = format!(
-            "WITH v(order_external_id, line_number, sku, category, quantity, unit_price_minor, discount_minor, \
-             unit_cost_minor) AS (VALUES {values}) \
+            "WITH {cte} \
              INSERT INTO order_lines (order_id, line_number, sku, category, quantity, unit_price_minor, discount_minor, \
              unit_cost_minor) \
              SELECT o.id, v.line_number, v.sku, v.category, v.quantity, v.unit_price_minor, v.discount_minor, \
-             v.unit_cost_minor FROM v JOIN orders o ON o.external_id = v.order_external_id WHERE 1 = 1 \
+             NULLIF(v.unit_cost_minor, {NULL_INT}) FROM v JOIN orders o ON o.external_id = v.order_external_id \
+             WHERE 1 = 1 \
              ON CONFLICT (order_id, line_number) DO UPDATE SET sku = excluded.sku, category = excluded.category, \
              quantity = excluded.quantity, unit_price_minor = excluded.unit_price_minor, \
              discount_minor = excluded.discount_minor, unit_cost_minor = excluded.unit_cost_minor \
              WHERE {differs} RETURNING order_id, line_number",
-            values = values_list(chunk.len(), 8),
+            cte = chunk.cte,
             differs = any_differs(backend, "order_lines", &line_columns),
         );
-        for row in sql::query(db, &statement, values).await? {
+        for row in sql::query(db, &statement, chunk.values).await? {
             changed_lines.insert((int(&row, "order_id")?, int(&row, "line_number")? as i32));
         }
     }
@@ -111,7 +113,8 @@ pub async fn write(db: &impl ConnectionTrait, rows: &[OrderRow]) -> Result<Count
     }
 
     // Attribute outcomes to rows.
-    let order_ids = internal_ids(db, &lines).await?;
+    let line_rows: Vec<&OrderRow> = lines.iter().map(|(row, _)| *row).collect();
+    let order_ids = internal_ids(db, &line_rows).await?;
     let mut counts = Counts::default();
     for row in rows {
         let header_changed = changed_orders.contains(&row.order.order_id);
@@ -144,36 +147,40 @@ async fn upsert_headers(
         compared.push("total_minor");
         set.push("total_minor = excluded.total_minor".to_owned());
     }
+    let orders: Vec<&Order> = headers.iter().map(|row| &row.order).collect();
+    let source = RowSource::new(vec![
+        ("external_id", Column::Text(orders.iter().map(|order| order.order_id.clone()).collect())),
+        (
+            "customer_external_id",
+            // Customer ids are never empty, so '' stands for an anonymous order.
+            Column::Text(orders.iter().map(|order| order.customer_id.clone().unwrap_or_default()).collect()),
+        ),
+        ("place_time_us", Column::BigInt(orders.iter().map(|order| order.place_time.0).collect())),
+        ("channel", Column::SmallInt(orders.iter().map(|order| order.channel as i16).collect())),
+        ("store_id", Column::Text(orders.iter().map(|order| order.store_id.clone()).collect())),
+        ("region", Column::Text(orders.iter().map(|order| order.region.clone()).collect())),
+        ("currency_code", Column::Text(orders.iter().map(|order| order.currency_code.clone()).collect())),
+        ("status", Column::SmallInt(orders.iter().map(|order| order.status as i16).collect())),
+        (
+            "total_minor",
+            Column::BigInt(orders.iter().map(|order| if with_total { order.total_minor } else { 0 }).collect()),
+        ),
+    ]);
     let mut changed = HashSet::new();
-    for chunk in headers.chunks(ROWS_PER_STATEMENT) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
-        for row in chunk {
-            let order = &row.order;
-            values.extend([
-                Value::from(order.order_id.clone()),
-                Value::from(order.customer_id.clone()),
-                Value::from(order.place_time.0),
-                Value::from(order.channel as i16),
-                Value::from(order.store_id.clone()),
-                Value::from(order.region.clone()),
-                Value::from(order.currency_code.clone()),
-                Value::from(order.status as i16),
-                Value::from(if with_total { order.total_minor } else { 0 }),
-            ]);
-        }
+    for chunk in source.chunks(backend) {
         let statement = format!(
-            "WITH v(external_id, customer_external_id, place_time_us, channel, store_id, region, currency_code, status, \
-             total_minor) AS (VALUES {values}) \
+            "WITH {cte} \
              INSERT INTO orders (external_id, customer_id, place_time_us, channel, store_id, region, currency_code, \
              status, total_minor, units) \
              SELECT v.external_id, c.id, v.place_time_us, v.channel, v.store_id, v.region, v.currency_code, v.status, \
-             v.total_minor, 0 FROM v LEFT JOIN customers c ON c.external_id = v.customer_external_id WHERE 1 = 1 \
+             v.total_minor, 0 FROM v LEFT JOIN customers c ON c.external_id = NULLIF(v.customer_external_id, '') \
+             WHERE 1 = 1 \
              ON CONFLICT (external_id) DO UPDATE SET {set} WHERE {differs} RETURNING external_id",
-            values = values_list(chunk.len(), 9),
+            cte = chunk.cte,
             set = set.join(", "),
             differs = any_differs(backend, "orders", &compared),
         );
-        for row in sql::query(db, &statement, values).await? {
+        for row in sql::query(db, &statement, chunk.values).await? {
             changed.insert(text(&row, "external_id")?);
         }
     }
@@ -189,19 +196,21 @@ async fn ensure_customers(db: &impl ConnectionTrait, rows: &[OrderRow]) -> Resul
             *seen = (*seen).min(row.order.place_time);
         }
     }
-    let customers: Vec<(&str, Micros)> = first_seen.into_iter().collect();
+    let mut customers: Vec<(&str, Micros)> = first_seen.into_iter().collect();
+    customers.sort_unstable();
     let now = Micros::now().0;
-    for chunk in customers.chunks(ROWS_PER_STATEMENT) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
-        for (customer_id, seen) in chunk {
-            values.extend([Value::from((*customer_id).to_owned()), Value::from(seen.0), Value::from(now)]);
-        }
-        let rows = vec!["(?, '', '', '', '', '', ?, ?)"; chunk.len()].join(", ");
+    let source = RowSource::new(vec![
+        ("external_id", Column::Text(customers.iter().map(|(id, _)| (*id).to_owned()).collect())),
+        ("create_time_us", Column::BigInt(customers.iter().map(|(_, seen)| seen.0).collect())),
+    ]);
+    for chunk in source.chunks(db.get_database_backend()) {
         let statement = format!(
-            "INSERT INTO customers (external_id, name, email, phone, home_store_id, region, create_time_us, update_time_us) \
-             VALUES {rows} ON CONFLICT (external_id) DO NOTHING"
+            "WITH {cte} INSERT INTO customers (external_id, name, email, phone, home_store_id, region, \
+             create_time_us, update_time_us) SELECT v.external_id, '', '', '', '', '', v.create_time_us, {now} \
+             FROM v WHERE 1 = 1 ON CONFLICT (external_id) DO NOTHING",
+            cte = chunk.cte,
         );
-        sql::execute(db, &statement, values).await?;
+        sql::execute(db, &statement, chunk.values).await?;
     }
     Ok(())
 }

@@ -15,6 +15,7 @@ pub mod kpis;
 pub mod lists;
 pub mod orders;
 pub mod pareto;
+pub mod row_source;
 pub mod series;
 pub mod sql;
 

@@ -10,6 +10,7 @@ on_every_store!(
     reimporting_the_same_file_changes_nothing,
     customers_contacts_and_feedback_import,
     customer_rows_fold_over_stored_and_earlier_rows,
+    anonymous_orders_and_unit_costs_survive_import,
     stream_without_header_is_invalid,
 );
 
@@ -271,6 +272,34 @@ async fn customer_rows_fold_over_stored_and_earlier_rows(store: Store) {
     assert_eq!(tier, Some(pb::attribute_value::Value::StringValue("silver".into())));
     assert_eq!(stored.tags.len(), 2, "an import never removes a tag");
     assert_eq!(stored.consents.len(), 2, "consents not in the row are kept");
+    app.stop().await.unwrap();
+}
+
+/// The set-based writer carries absent values through sentinels; they must
+/// come back absent, and present ones intact.
+async fn anonymous_orders_and_unit_costs_survive_import(store: Store) {
+    let mut app = spawn_app(store).await;
+    let mut anonymous = order_row(2, "o-anon", 1, "sku-1", 1);
+    if let Some(pb::import_row::Record::Order(row)) = anonymous.record.as_mut() {
+        row.customer_id = String::new();
+        row.unit_cost_minor = Some(300);
+    }
+    let known = order_row(3, "o-known", 1, "sku-2", 2);
+    let (progress, errors) =
+        import(&mut app.client, pb::ImportKind::Orders, vec![vec![anonymous, known]]).await.unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(progress.rows_written, 2);
+    let order = |id: &str| {
+        let mut client = app.client.clone();
+        let request = pb::GetOrderRequest { order_id: id.into() };
+        async move { client.get_order(request).await.unwrap().into_inner().order.unwrap() }
+    };
+    let anonymous = order("o-anon").await;
+    assert_eq!(anonymous.customer_id, "");
+    assert_eq!(anonymous.lines[0].unit_cost_minor, Some(300));
+    let known = order("o-known").await;
+    assert_eq!(known.customer_id, "c-1");
+    assert_eq!(known.lines[0].unit_cost_minor, None);
     app.stop().await.unwrap();
 }
 
