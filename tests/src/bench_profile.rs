@@ -14,11 +14,12 @@ use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 
-/// Deterministic synthetic order lines: `customers` customers, about three
-/// lines per order, spread over two years.
+/// Deterministic synthetic order lines: `customers` customers,
+/// `lines_per_order` lines per order, spread over two years.
 pub struct Workload {
     pub order_lines: usize,
     pub customers: usize,
+    pub lines_per_order: usize,
 }
 
 const START_SECONDS: i64 = 1_672_531_200; // 2023-01-01T00:00:00Z
@@ -27,7 +28,8 @@ const SPAN_SECONDS: i64 = 730 * 86_400;
 impl Workload {
     /// Line `index` of the workload (a small LCG keeps it reproducible without a dependency).
     fn row(&self, index: usize) -> pb::OrderRow {
-        let order = index / 3;
+        let per_order = self.lines_per_order.max(1);
+        let order = index / per_order;
         let mix = |salt: u64| (order as u64).wrapping_mul(6_364_136_223_846_793_005).wrapping_add(salt).rotate_left(17);
         pb::OrderRow {
             order_id: format!("o-{order}"),
@@ -41,8 +43,8 @@ impl Workload {
             region: format!("r-{}", mix(5) % 5),
             currency_code: "USD".into(),
             status: pb::OrderStatus::Completed as i32,
-            line_number: (index % 3 + 1) as i32,
-            sku: format!("sku-{}", mix(6 + index as u64 % 3) % 2_000),
+            line_number: (index % per_order + 1) as i32,
+            sku: format!("sku-{}", mix(6 + (index % per_order) as u64) % 2_000),
             category: format!("cat-{}", mix(7) % 30),
             quantity: (mix(8) % 3 + 1) as i64,
             unit_price_minor: (mix(9) % 10_000 + 100) as i64,

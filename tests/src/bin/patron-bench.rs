@@ -17,6 +17,7 @@ struct Args {
     customers: usize,
     order_lines: usize,
     import_customers: usize,
+    report_orders: usize,
     insight_rate: f64,
 }
 
@@ -27,6 +28,7 @@ fn parse_args() -> Args {
         customers: 1_000,
         order_lines: 1_000_000,
         import_customers: 100_000,
+        report_orders: 1_000_000,
         insight_rate: 1_000.0,
     };
     let mut iter = std::env::args().skip(1);
@@ -38,6 +40,7 @@ fn parse_args() -> Args {
             "--customers" => args.customers = value.parse().unwrap_or(args.customers),
             "--order-lines" => args.order_lines = value.parse().unwrap_or(args.order_lines),
             "--import-customers" => args.import_customers = value.parse().unwrap_or(args.import_customers),
+            "--report-orders" => args.report_orders = value.parse().unwrap_or(args.report_orders),
             "--insight-rate" => args.insight_rate = value.parse().unwrap_or(args.insight_rate),
             other => eprintln!("ignoring unknown flag {other}"),
         }
@@ -144,7 +147,7 @@ async fn main() {
 async fn profile_import_and_reports(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
     use patron_tests::bench_profile::{ProfileProcess, ScratchDatabase, Workload, latency, scratch_dir, year_window};
 
-    let workload = Workload { order_lines: args.order_lines, customers: args.import_customers };
+    let workload = Workload { order_lines: args.order_lines, customers: args.import_customers, lines_per_order: 3 };
     let bin_dir = patron_tests::binaries_dir();
     let dir = scratch_dir();
     let csv = dir.join("order_lines.csv");
@@ -179,8 +182,19 @@ async fn profile_import_and_reports(args: &Args) -> Result<(), Box<dyn std::erro
     report("ImportRecords, SQLite", elapsed, sqlite_profile.peak_memory_mib());
     drop(sqlite_profile);
 
+    drop(profile);
+
+    // Reports are specified over 100,000 customers and 1,000,000 orders: one
+    // line per order, so the order count is the row count.
+    let orders = Workload { order_lines: args.report_orders, customers: args.import_customers, lines_per_order: 1 };
+    let reports_database = ScratchDatabase::create("patron_bench_reports")?;
+    let profile = ProfileProcess::start(&bin_dir, &reports_database.url()).await?;
+    orders.import(profile.channel()).await?;
     println!();
-    println!("Reports over the imported data (PostgreSQL, one-year window, 20 sequential calls)");
+    println!(
+        "Reports over {} orders of {} customers (PostgreSQL, one-year window, 20 sequential calls)",
+        args.report_orders, args.import_customers
+    );
     println!("| {:<34} | {:>9} | {:>9} | {:>9} |", "call", "p50 ms", "p99 ms", "max ms");
     println!("|{:-<36}|{:-<11}|{:-<11}|{:-<11}|", "", "", "", "");
     let client = ProfileServiceClient::new(profile.channel());
