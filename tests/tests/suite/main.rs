@@ -1,4 +1,6 @@
 //! The whole suite as separate processes, driven through the gateway.
 
+mod gateway;
 mod import;
+mod migration;
 mod startup;
