@@ -1,7 +1,22 @@
 //! The churn service's tests, one binary: the buy-till-you-die models against
-//! published results, properties and synthetic recovery.
+//! published results, properties and synthetic recovery; and the service
+//! through its public gRPC interface on SQLite and PostgreSQL.
 
 mod common;
+mod demo;
+mod helpers;
+
+/// Runs each listed `async fn(Store)` once per store, as separate tests.
+macro_rules! on_every_store {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::helpers::Store::Sqlite).await })*
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { super::$name($crate::helpers::Store::Postgres).await })*
+        }
+    };
+}
 
 mod btyd_cdnow;
 mod btyd_clv;
@@ -9,3 +24,4 @@ mod btyd_expectation;
 mod btyd_grouping;
 mod btyd_hyp2f1;
 mod btyd_properties;
+mod service_flow;
