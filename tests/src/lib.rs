@@ -14,6 +14,22 @@ use tonic::transport::Channel;
 pub mod bench_profile;
 pub mod load;
 
+/// Calls `path` with an empty request message, whatever its type: enough
+/// to see whether the gateway lets a credential through to the backend.
+pub async fn call_raw<T>(channel: T, path: &'static str) -> Result<(), tonic::Status>
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T::ResponseBody: tonic::transport::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::transport::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send,
+{
+    let mut grpc = tonic::client::Grpc::new(channel);
+    grpc.ready().await.map_err(|error| tonic::Status::unavailable(error.into().to_string()))?;
+    let request = tonic::Request::new(());
+    let codec = tonic_prost::ProstCodec::<(), ()>::default();
+    grpc.unary(request, http::uri::PathAndQuery::from_static(path), codec).await.map(|_| ())
+}
+
 /// The directory holding this build's binaries (`target/debug` or `target/release`).
 pub fn binaries_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("own binary path");
@@ -160,14 +176,32 @@ impl Suite {
         Channel::from_shared(format!("http://127.0.0.1:{}", self.port(offset))).expect("uri").connect_lazy()
     }
 
-    /// SIGTERM, as a terminal's Ctrl-C or an orchestrator would send; returns the exit status.
-    pub async fn terminate(mut self) -> std::process::ExitStatus {
+    /// Stops the suite like [`Suite::terminate`] and returns, with its exit
+    /// status, everything the services wrote to `<data-dir>/logs/`.
+    pub async fn terminate_collecting_logs(mut self) -> (std::process::ExitStatus, String) {
+        let status = self.stop().await;
+        let mut logs = String::new();
+        if let Ok(entries) = std::fs::read_dir(self.data_dir.join("logs")) {
+            for entry in entries.flatten() {
+                logs.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+        (status, logs)
+    }
+
+    async fn stop(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id().and_then(|pid| i32::try_from(pid).ok()).expect("running");
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGTERM).expect("signal");
-        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+        tokio::time::timeout(Duration::from_secs(60), self.child.wait())
             .await
             .expect("patron up stops within its drain bound")
-            .expect("exit status");
+            .expect("exit status")
+    }
+
+    /// SIGTERM, as a terminal's Ctrl-C or an orchestrator would send; returns the exit status.
+    pub async fn terminate(mut self) -> std::process::ExitStatus {
+        let status = self.stop().await;
         let _ = std::fs::remove_dir_all(&self.data_dir);
         status
     }

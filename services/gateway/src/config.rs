@@ -140,7 +140,10 @@ impl Default for Config {
         Self {
             // The gate enforces each class's deadline; the server's own
             // timeout only has to stay out of the way of the longest one.
-            server: ServerConfig { request_timeout_ms: Duration::from_secs(3600), ..ServerConfig::with_port(DEFAULT_PORT) },
+            server: ServerConfig {
+                request_timeout_ms: Duration::from_secs(3600),
+                ..ServerConfig::with_port(DEFAULT_PORT)
+            },
             telemetry: TelemetryConfig::default(),
             backends: BackendsConfig::default(),
             auth: AuthConfig::default(),
@@ -179,7 +182,10 @@ mod tests {
     fn api_keys_and_deadlines_come_from_the_environment() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("PATRON_AUTH__PEPPER", "p");
-            jail.set_env("PATRON_AUTH__API_KEYS", r#"[{name="dev",role="admin",hash="00ff"},{name="bi",role="reader",hash="11"}]"#);
+            jail.set_env(
+                "PATRON_AUTH__API_KEYS",
+                r#"[{name="dev",role="admin",hash="00ff"},{name="bi",role="reader",hash="11"}]"#,
+            );
             jail.set_env("PATRON_DEADLINES__READ__MAX_MS", "250");
             jail.set_env("PATRON_DEADLINES__READ__DEFAULT_MS", "100");
             let config = Config::load(None).expect("loads");
