@@ -3,6 +3,7 @@
 mod credentials;
 mod demo;
 mod import;
+mod train;
 mod up;
 
 use std::process::ExitCode;
@@ -24,6 +25,8 @@ enum Command {
     DemoData(demo::DemoArgs),
     /// Stream a CSV file of customers, orders, contacts or feedback into the profile service.
     Import(import::ImportArgs),
+    /// Train a new model version through the gateway; optionally activate it if it beats the active one.
+    Train(train::TrainArgs),
 }
 
 #[tokio::main]
@@ -33,6 +36,7 @@ async fn main() -> ExitCode {
         Command::Up(args) => up::run(args).await.map(|()| ExitCode::SUCCESS),
         Command::DemoData(args) => demo::run(args).map(|()| ExitCode::SUCCESS),
         Command::Import(args) => import::run(args).await,
+        Command::Train(args) => train::run(args).await,
     };
     outcome.unwrap_or_else(|error| {
         eprintln!("patron: {error:#}");
