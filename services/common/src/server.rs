@@ -55,6 +55,8 @@ pub struct GrpcServer {
     metrics_listener: Option<TcpListener>,
     metrics: Arc<RpcMetrics>,
     health: HealthReporter,
+    #[cfg(feature = "tls")]
+    tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl GrpcServer {
@@ -76,6 +78,8 @@ impl GrpcServer {
             metrics_listener,
             metrics: Arc::new(RpcMetrics::new(name)),
             health,
+            #[cfg(feature = "tls")]
+            tls: None,
         };
         server.set_health(ServingStatus::NotServing).await;
         Ok(server)
@@ -92,6 +96,13 @@ impl GrpcServer {
 
     pub fn config(&self) -> &ServerConfig {
         &self.config
+    }
+
+    /// Serves TLS (and, if the config names a client CA, asks clients for certificates).
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, tls: tonic::transport::ServerTlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     async fn set_health(&self, status: ServingStatus) {
@@ -116,7 +127,13 @@ impl GrpcServer {
             self.metrics_listener.map(|listener| tokio::spawn(metrics::serve_metrics(listener, self.metrics.clone())));
 
         let (stop_serving, stop_signal) = tokio::sync::oneshot::channel::<()>();
-        let server = tonic::transport::Server::builder()
+        let builder = tonic::transport::Server::builder();
+        #[cfg(feature = "tls")]
+        let builder = match self.tls {
+            Some(tls) => builder.tls_config(tls)?,
+            None => builder,
+        };
+        let server = builder
             .timeout(self.config.request_timeout_ms)
             .layer(
                 RpcLayer::new(self.config.max_concurrent_calls, self.metrics.clone())

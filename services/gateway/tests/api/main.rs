@@ -9,3 +9,4 @@ mod customer360;
 mod deadlines;
 mod internal;
 mod protection;
+mod tls;
