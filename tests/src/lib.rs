@@ -123,6 +123,9 @@ impl Suite {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .stdin(Stdio::null())
+            // Its own process group, so dropping the suite also stops the
+            // services `patron up` started, even when the test panicked.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .expect("patron binary is built (make test builds every binary first)");
@@ -204,5 +207,14 @@ impl Suite {
         let status = self.stop().await;
         let _ = std::fs::remove_dir_all(&self.data_dir);
         status
+    }
+}
+
+impl Drop for Suite {
+    fn drop(&mut self) {
+        // After a clean stop the group is empty and this finds no one.
+        if let Some(pid) = self.child.id().and_then(|pid| i32::try_from(pid).ok()) {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
     }
 }
