@@ -18,6 +18,7 @@ import base64
 import functools
 import itertools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -333,6 +334,101 @@ class Operations(unittest.TestCase):
                     self.assertEqual(migrations.get(container["command"][0]), reference)
             for container in pod_spec(job)["containers"]:
                 self.assertEqual(container["command"][1:], ["--migrate-only"])
+
+
+OVERLAY_COMPONENTS = {
+    "overlays/dev": {"postgres-dev", "tracing", "monitoring"},
+    "overlays/prod": {"network-policies", "tracing", "monitoring"},
+}
+
+
+def components_of(label: str) -> set:
+    if label in OVERLAY_COMPONENTS:
+        return OVERLAY_COMPONENTS[label]
+    return set(label.split("+")[1:])
+
+
+class Components(unittest.TestCase):
+    def test_overlays_use_the_components_they_say(self):
+        for overlay, expected in OVERLAY_COMPONENTS.items():
+            kustomization = yaml.safe_load((K8S / overlay / "kustomization.yaml").read_text())
+            self.assertEqual({Path(path).name for path in kustomization["components"]}, expected, overlay)
+
+    def test_tracing_points_every_service_at_the_collector(self):
+        for label, objects in renders().items():
+            traced = "tracing" in components_of(label)
+            for deployment in patron_deployments(objects):
+                env = {variable["name"]: variable.get("value") for variable in pod_spec(deployment)["containers"][0]["env"]}
+                with self.subTest(render=label, deployment=deployment["metadata"]["name"]):
+                    if traced:
+                        self.assertEqual(env.get("OTEL_EXPORTER_OTLP_ENDPOINT"), "http://otel-collector:4317")
+                    else:
+                        self.assertNotIn("OTEL_EXPORTER_OTLP_ENDPOINT", env)
+            if traced:
+                service = named(objects, "Service", "otel-collector")
+                self.assertIn(4317, [port["port"] for port in service["spec"]["ports"]])
+
+    def test_monitoring_scrapes_the_metrics_port_of_every_service(self):
+        for label, objects in renders().items():
+            if "monitoring" not in components_of(label):
+                continue
+            scrape = yaml.safe_load(named(objects, "ConfigMap", "prometheus-config")["data"]["prometheus.yml"])
+            relabel = scrape["scrape_configs"][0]["relabel_configs"]
+            keeps = {rule["source_labels"][0]: rule["regex"] for rule in relabel if rule.get("action") == "keep"}
+            self.assertEqual(keeps["__meta_kubernetes_pod_label_app_kubernetes_io_part_of"], "patron")
+            self.assertEqual(keeps["__meta_kubernetes_pod_container_port_name"], "metrics")
+            for deployment in patron_deployments(objects):
+                template = deployment["spec"]["template"]
+                with self.subTest(render=label, deployment=deployment["metadata"]["name"]):
+                    self.assertEqual(template["metadata"]["labels"]["app.kubernetes.io/part-of"], "patron")
+                    ports = {port["name"]: port["containerPort"] for port in pod_spec(deployment)["containers"][0]["ports"]}
+                    self.assertEqual(ports["metrics"], 9090)
+                    self.assertEqual(template["metadata"]["annotations"]["prometheus.io/port"], "9090")
+
+    def test_network_policies_open_only_the_gateway(self):
+        for label, objects in renders().items():
+            policies = {policy["metadata"]["name"]: policy["spec"] for policy in of_kind(objects, "NetworkPolicy")}
+            if "network-policies" not in components_of(label):
+                self.assertEqual(policies, {}, label)
+                continue
+            with self.subTest(render=label):
+                deny = policies["patron-default-deny-ingress"]
+                self.assertEqual(deny["podSelector"]["matchLabels"], {"app.kubernetes.io/part-of": "patron"})
+                self.assertNotIn("ingress", deny)
+                # Rules without `from` admit any source: only the gateway's
+                # gRPC port (and the Prometheus UI of the monitoring component).
+                open_to_all = {
+                    name for name, spec in policies.items() for rule in spec.get("ingress", []) if "from" not in rule
+                }
+                self.assertEqual(open_to_all, {"patron-gateway-ingress", "patron-prometheus-ingress"})
+                self.assertEqual(policies["patron-gateway-ingress"]["ingress"][0]["ports"], [{"port": "grpc", "protocol": "TCP"}])
+                sources = lambda name: [peer["podSelector"]["matchLabels"] for peer in policies[name]["ingress"][0]["from"]]  # noqa: E731
+                self.assertEqual(
+                    sources("patron-backends-ingress"),
+                    [{"app.kubernetes.io/name": "patron-gateway"}, {"app.kubernetes.io/component": "backend"}],
+                )
+                self.assertEqual(
+                    sources("patron-database-ingress"),
+                    [{"app.kubernetes.io/component": "backend"}, {"app.kubernetes.io/component": "migration"}],
+                )
+                # The labels those rules rely on are on the pods.
+                gateway = named(objects, "Deployment", "patron-gateway")["spec"]["template"]["metadata"]["labels"]
+                self.assertEqual(gateway["app.kubernetes.io/component"], "gateway")
+                job = named(objects, "Job", "patron-migrate")["spec"]["template"]["metadata"]["labels"]
+                self.assertEqual(job["app.kubernetes.io/component"], "migration")
+
+    def test_dev_database_urls_name_the_databases_postgres_dev_creates(self):
+        objects = renders()["overlays/dev"]
+        init = named(objects, "ConfigMap", "patron-postgres-init")["data"]["databases.sql"]
+        created = set(re.findall(r"CREATE DATABASE (\w+);", init))
+        urls = secret_values(named(objects, "Secret", "patron-database"))
+        password = secret_values(named(objects, "Secret", "patron-postgres-dev"))["password"]
+        for key, url in urls.items():
+            with self.subTest(key=key):
+                match = re.fullmatch(r"postgres://patron:([^@]+)@patron-postgres:5432/(\w+)", url)
+                self.assertIsNotNone(match, url)
+                self.assertEqual(match[1], password)
+                self.assertIn(match[2], created)
 
 
 def database_url_ref(container: dict):
