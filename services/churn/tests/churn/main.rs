@@ -25,3 +25,4 @@ mod btyd_grouping;
 mod btyd_hyp2f1;
 mod btyd_properties;
 mod service_flow;
+mod service_registry;

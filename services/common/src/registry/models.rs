@@ -341,8 +341,18 @@ async fn stack_top(db: &impl ConnectionTrait, count: u64) -> Result<Vec<model_ac
 
 /// Serialises concurrent activations on PostgreSQL (SQLite has one writer).
 async fn lock_activations(txn: &impl ConnectionTrait) -> Result<(), ServiceError> {
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_unprepared("LOCK TABLE model_activations IN SHARE ROW EXCLUSIVE MODE").await?;
+    match txn.get_database_backend() {
+        DbBackend::Postgres => {
+            txn.execute_unprepared("LOCK TABLE model_activations IN SHARE ROW EXCLUSIVE MODE").await?;
+        }
+        // Take SQLite's write lock before the first read: a deferred
+        // transaction that reads and then writes fails at once with
+        // "database is locked" (SQLITE_BUSY_SNAPSHOT) when another connection
+        // committed in between (e.g. a job's state), instead of waiting.
+        DbBackend::Sqlite => {
+            txn.execute_unprepared("UPDATE model_activations SET seq = seq WHERE 1 = 0").await?;
+        }
+        _ => {}
     }
     Ok(())
 }
