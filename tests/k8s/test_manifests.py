@@ -334,6 +334,18 @@ class Operations(unittest.TestCase):
                     self.assertEqual(migrations.get(container["command"][0]), reference)
             for container in pod_spec(job)["containers"]:
                 self.assertEqual(container["command"][1:], ["--migrate-only"])
+            # README: `kubectl apply -k … -l 'app.kubernetes.io/component in (config,migration)'`
+            # first; that subset must hold every ConfigMap the Job reads.
+            subset = {
+                (document["kind"], document["metadata"]["name"])
+                for document in objects
+                if document["metadata"].get("labels", {}).get("app.kubernetes.io/component") in ("config", "migration")
+            }
+            self.assertIn(("ServiceAccount", "patron-migrate"), subset)
+            for kind, name, _ in env_references(pod_spec(job)):
+                if kind == "ConfigMap":
+                    with self.subTest(render=label, config_map=name):
+                        self.assertIn(("ConfigMap", name), subset)
 
 
 OVERLAY_COMPONENTS = {
