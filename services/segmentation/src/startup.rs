@@ -4,28 +4,51 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use patron_common::service::DatabaseService;
+use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
+use patron_proto::segmentation::v1::segmentation_service_server::SegmentationServiceServer;
+use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::config::Config;
+use crate::grpc::{Currency, SegmentationApi};
 use crate::migration::Migrator;
+
+pub const SERVICE_NAME: &str = <SegmentationServiceServer<SegmentationApi> as NamedService>::NAME;
+
+/// Money in the feature export is in the profile service's reporting currency.
+const REPORTING_CURRENCY: &str = "USD";
+const MINOR_PER_MAJOR: f64 = 100.0;
 
 pub struct Application {
     service: DatabaseService<Migrator>,
+    config: Config,
 }
 
 impl Application {
+    /// Binds the ports and opens the (lazy) database pool; nothing is served yet.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        // The SegmentationService API is not served by this build yet: only
-        // health and reflection, so callers get UNIMPLEMENTED, not a wrong answer.
-        let service = DatabaseService::build("segmentation", Vec::new(), &config.server, &config.database).await?;
-        Ok(Self { service })
+        let service =
+            DatabaseService::build("segmentation", vec![SERVICE_NAME], &config.server, &config.database).await?;
+        Ok(Self { service, config })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.service.local_addr()
     }
 
+    /// Serves until `shutdown` resolves, then drains in-flight calls.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
-        self.service.run(Routes::default(), shutdown).await
+        let max_message_bytes = self.service.max_message_bytes();
+        let channel = patron_common::upstream::connect_lazy(
+            &self.config.peers.profile,
+            self.config.server.internal_token.as_ref(),
+            self.config.peers.connect_timeout_ms,
+        )?;
+        let profile = ProfileServiceClient::new(channel).max_decoding_message_size(max_message_bytes);
+        let currency = Currency { code: REPORTING_CURRENCY.to_owned(), minor_per_major: MINOR_PER_MAJOR };
+        let api = SegmentationServiceServer::new(SegmentationApi::new(self.service.db().clone(), profile, currency))
+            .max_decoding_message_size(max_message_bytes)
+            .max_encoding_message_size(max_message_bytes);
+        self.service.run(Routes::new(api), shutdown).await
     }
 }

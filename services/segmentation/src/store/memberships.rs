@@ -1,0 +1,162 @@
+//! Stored memberships. An AssignAll run writes its rows under a fresh run id
+//! (invisible to readers), then one transaction points the version at the new
+//! run and deletes the old run's rows, so readers switch atomically.
+
+use std::collections::BTreeMap;
+
+use patron_common::ServiceError;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
+
+use super::tables::{membership_run, segment_membership};
+
+/// One customer's stored membership.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Membership {
+    pub customer_id: String,
+    pub segment_id: String,
+    pub distance: f64,
+    pub rfm: [i16; 3],
+    pub rfm_segment_id: String,
+}
+
+/// The completed run a version's readers see.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompletedRun {
+    pub run_id: String,
+    pub features_as_of_us: i64,
+    pub assign_time_us: i64,
+    pub customers: i64,
+    /// Members per segment id (k-means and RFM).
+    pub segment_counts: BTreeMap<String, i64>,
+}
+
+/// Rows per INSERT statement: 8 columns each, well under both stores' parameter limits.
+const ROWS_PER_INSERT: usize = 1_000;
+
+/// Writes rows of an unfinished run.
+pub async fn insert(db: &impl ConnectionTrait, run_id: &str, rows: &[Membership]) -> Result<(), ServiceError> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        segment_membership::Entity::insert_many(chunk.iter().map(|row| segment_membership::ActiveModel {
+            run_id: Set(run_id.to_owned()),
+            customer_id: Set(row.customer_id.clone()),
+            segment_id: Set(row.segment_id.clone()),
+            distance: Set(row.distance),
+            rfm_recency: Set(row.rfm[0]),
+            rfm_frequency: Set(row.rfm[1]),
+            rfm_monetary: Set(row.rfm[2]),
+            rfm_segment_id: Set(row.rfm_segment_id.clone()),
+        }))
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Makes `run` the version's visible run and removes the one it replaces.
+pub async fn complete(db: &DatabaseConnection, model_id: &str, run: &CompletedRun) -> Result<(), ServiceError> {
+    let counts = serde_json::to_string(&run.segment_counts).map_err(ServiceError::internal)?;
+    let transaction = db.begin().await?;
+    let previous = membership_run::Entity::find_by_id(model_id.to_owned()).one(&transaction).await?;
+    membership_run::Entity::insert(membership_run::ActiveModel {
+        model_id: Set(model_id.to_owned()),
+        run_id: Set(run.run_id.clone()),
+        features_as_of_us: Set(run.features_as_of_us),
+        assign_time_us: Set(run.assign_time_us),
+        customers: Set(run.customers),
+        segment_counts_json: Set(counts),
+    })
+    .on_conflict(
+        OnConflict::column(membership_run::Column::ModelId)
+            .update_columns([
+                membership_run::Column::RunId,
+                membership_run::Column::FeaturesAsOfUs,
+                membership_run::Column::AssignTimeUs,
+                membership_run::Column::Customers,
+                membership_run::Column::SegmentCountsJson,
+            ])
+            .to_owned(),
+    )
+    .exec_without_returning(&transaction)
+    .await?;
+    if let Some(previous) = previous {
+        discard_on(&transaction, &previous.run_id).await?;
+    }
+    transaction.commit().await?;
+    Ok(())
+}
+
+/// Deletes the rows of an abandoned or replaced run.
+pub async fn discard(db: &DatabaseConnection, run_id: &str) -> Result<(), ServiceError> {
+    discard_on(db, run_id).await
+}
+
+async fn discard_on(db: &impl ConnectionTrait, run_id: &str) -> Result<(), ServiceError> {
+    segment_membership::Entity::delete_many().filter(segment_membership::Column::RunId.eq(run_id)).exec(db).await?;
+    Ok(())
+}
+
+pub async fn completed_run(db: &DatabaseConnection, model_id: &str) -> Result<Option<CompletedRun>, ServiceError> {
+    let Some(row) = membership_run::Entity::find_by_id(model_id.to_owned()).one(db).await? else {
+        return Ok(None);
+    };
+    let segment_counts = serde_json::from_str(&row.segment_counts_json).map_err(ServiceError::internal)?;
+    Ok(Some(CompletedRun {
+        run_id: row.run_id,
+        features_as_of_us: row.features_as_of_us,
+        assign_time_us: row.assign_time_us,
+        customers: row.customers,
+        segment_counts,
+    }))
+}
+
+fn membership(row: segment_membership::Model) -> Membership {
+    Membership {
+        customer_id: row.customer_id,
+        segment_id: row.segment_id,
+        distance: row.distance,
+        rfm: [row.rfm_recency, row.rfm_frequency, row.rfm_monetary],
+        rfm_segment_id: row.rfm_segment_id,
+    }
+}
+
+pub async fn of_customer(
+    db: &DatabaseConnection,
+    run_id: &str,
+    customer_id: &str,
+) -> Result<Option<Membership>, ServiceError> {
+    let row = segment_membership::Entity::find_by_id((run_id.to_owned(), customer_id.to_owned())).one(db).await?;
+    Ok(row.map(membership))
+}
+
+/// Which members to list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SegmentFilter {
+    Every,
+    KMeans(String),
+    Rfm(String),
+}
+
+/// Up to `limit` members of a run after `after` (exclusive), by ascending customer id.
+pub async fn page(
+    db: &DatabaseConnection,
+    run_id: &str,
+    filter: &SegmentFilter,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<Membership>, ServiceError> {
+    let mut query = segment_membership::Entity::find().filter(segment_membership::Column::RunId.eq(run_id));
+    query = match filter {
+        SegmentFilter::Every => query,
+        SegmentFilter::KMeans(id) => query.filter(segment_membership::Column::SegmentId.eq(id.as_str())),
+        SegmentFilter::Rfm(id) => query.filter(segment_membership::Column::RfmSegmentId.eq(id.as_str())),
+    };
+    if let Some(after) = after {
+        query = query.filter(segment_membership::Column::CustomerId.gt(after));
+    }
+    let rows = query.order_by_asc(segment_membership::Column::CustomerId).limit(limit).all(db).await?;
+    Ok(rows.into_iter().map(membership).collect())
+}
