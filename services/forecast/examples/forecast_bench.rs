@@ -198,7 +198,7 @@ fn main() {
             None => chosen.push((forecast.method, 1)),
         }
     }
-    chosen.sort_by(|a, b| b.1.cmp(&a.1));
+    chosen.sort_by_key(|(_, count)| std::cmp::Reverse(*count));
     let summary: Vec<String> = chosen.iter().map(|(m, c)| format!("{} {c}", m.name())).collect();
     println!();
     println!("automatic selection: all {SERIES} series in {:.2} s wall (target < 40 s)", automatic_wall.as_secs_f64());

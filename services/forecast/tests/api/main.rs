@@ -1,0 +1,6 @@
+//! The forecast service through its public gRPC interface.
+
+mod bad_input;
+mod forecasting;
+mod helpers;
+mod stored;
