@@ -16,7 +16,7 @@ K8S_CHECK := $(K8S_VENV)/bin/python -m unittest discover --start-directory tests
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  make %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
 run: ## Build release binaries, run the whole suite locally on SQLite with demo data (Ctrl-C stops it)
