@@ -27,7 +27,7 @@ const SPAN_SECONDS: i64 = 730 * 86_400;
 
 impl Workload {
     /// Line `index` of the workload (a small LCG keeps it reproducible without a dependency).
-    fn row(&self, index: usize) -> pb::OrderRow {
+    pub fn row(&self, index: usize) -> pb::OrderRow {
         let per_order = self.lines_per_order.max(1);
         let order = index / per_order;
         let mix = |salt: u64| (order as u64).wrapping_mul(6_364_136_223_846_793_005).wrapping_add(salt).rotate_left(17);

@@ -97,6 +97,7 @@ fn main() {
         seasonal_periods: None,
         calendar_periods: vec![7, 365],
         levels: vec![80.0, 95.0],
+        required: None,
     };
 
     // Automatic selection over the whole pool.

@@ -1,5 +1,6 @@
 //! The whole suite as separate processes, driven through the gateway.
 
+mod crash_import;
 mod gateway;
 mod import;
 mod migration;

@@ -28,7 +28,7 @@ use crate::domain::model::{ForecastModel, SeriesSet, StoredSelection};
 use crate::domain::period::{Granularity, micros_of, now_micros, timestamp};
 use crate::domain::series::{History, Level, SeriesRef, SeriesSource};
 use crate::models::selection::{self, SeriesForecast, TooShort};
-use crate::models::{SelectionSettings, seasonality};
+use crate::models::{Method, SelectionSettings, seasonality};
 use crate::store::forecasts::{self, ListFilter, NewForecast};
 use parse::SeriesInput;
 
@@ -222,6 +222,7 @@ fn forecast_message(
     model_id: &str,
     job_id: &str,
     id: &str,
+    from_model: bool,
 ) -> pb::SeriesForecast {
     pb::SeriesForecast {
         id: id.to_owned(),
@@ -232,7 +233,7 @@ fn forecast_message(
         model_id: model_id.to_owned(),
         interval_levels: settings.levels.clone(),
         points: render::points(forecast, &settings.levels, prepared.granularity, prepared.cutoff),
-        selection: Some(render::selection(forecast, &settings.backtest, false)),
+        selection: Some(render::selection(forecast, &settings.backtest, from_model)),
         job_id: job_id.to_owned(),
         create_time: Some(timestamp(now_micros())),
     }
@@ -273,13 +274,18 @@ impl ForecastService for ForecastApi {
         if request.fail_on_short_series && prepared.values.len() < minimum {
             return Err(too_short(&subject(&prepared), TooShort { length: prepared.values.len(), minimum }));
         }
+        let stored = match (&model, &prepared.series, &request.selection) {
+            (Some(model), Some(series), None) => stored_choice(&model.model, series),
+            _ => None,
+        };
+        let run_settings = settings_for(&settings, stored.as_ref());
         let values = prepared.values.clone();
-        let run_settings = settings.clone();
         let forecast = blocking(move || selection::forecast_series(&values, horizon, &run_settings))
             .await?
             .map_err(|error| too_short(&subject(&prepared), error))?;
         let model_id = model.as_ref().map(|m| m.version.id.clone()).unwrap_or_default();
-        let message = forecast_message(&prepared, &forecast, &settings, &model_id, "", "");
+        let from_model = stored.is_some_and(|stored| stored.method == forecast.method);
+        let message = forecast_message(&prepared, &forecast, &settings, &model_id, "", "", from_model);
         let history = request.include_history.then(|| pb::SeriesData {
             start_time: Some(timestamp(prepared.start)),
             granularity: render::granularity(prepared.granularity) as i32,
@@ -311,11 +317,12 @@ impl ForecastService for ForecastApi {
             let collected = api.collect(&set, cutoff).await?;
             let handle = api.jobs.start("batch_forecast").await?;
             let job = handle.job();
-            let model_id = model.map(|m| m.version.id.clone()).unwrap_or_default();
+            let model_id = model.as_ref().map(|m| m.version.id.clone()).unwrap_or_default();
+            let stored = if request.selection.is_none() { model.map(|m| m.model.clone()) } else { None };
             let worker = api.clone();
             tokio::spawn(async move {
                 let reporter = handle.clone();
-                match worker.run_batch(collected, settings, horizon, cutoff, model_id, &reporter).await {
+                match worker.run_batch(collected, settings, stored, horizon, cutoff, model_id, &reporter).await {
                     Ok(metrics) => handle.succeed(None, metrics).await,
                     Err(error) => handle.fail(&error).await,
                 }
@@ -611,10 +618,34 @@ fn data_cutoff_for(
     }
 }
 
-/// Forecasts every history in parallel on the rayon pool, reporting progress.
+/// A model's usable stored choice for a series it was trained on.
+fn stored_choice(model: &ForecastModel, series: &SeriesRef) -> Option<StoredSelection> {
+    model.selection_for(series).filter(|stored| !stored.fallback).cloned()
+}
+
+/// A series the model was trained on keeps the model's choice (refitted on
+/// the requested history, so the same history gives the same parameters);
+/// every other series runs selection with the model's configuration.
+fn settings_for(settings: &SelectionSettings, stored: Option<&StoredSelection>) -> SelectionSettings {
+    let mut settings = settings.clone();
+    if let Some(stored) = stored {
+        settings.candidates = if stored.method == Method::Combination {
+            settings.combination_size = stored.members.len();
+            stored.members.iter().copied().chain([Method::Combination]).collect()
+        } else {
+            vec![stored.method]
+        };
+        settings.required = Some(stored.method);
+    }
+    settings
+}
+
+/// Forecasts every history in parallel on the rayon pool, reporting progress;
+/// `model` supplies stored choices unless the request overrode the selection.
 fn forecast_all(
     collected: &[(SeriesRef, History)],
     settings: &SelectionSettings,
+    model: Option<&ForecastModel>,
     horizon: usize,
     handle: &JobHandle,
 ) -> Vec<Option<SeriesForecast>> {
@@ -622,8 +653,10 @@ fn forecast_all(
     let total = collected.len().max(1);
     collected
         .par_iter()
-        .map(|(_, history)| {
-            let result = selection::forecast_series(&history.values, horizon, settings).ok();
+        .map(|(series, history)| {
+            let stored = model.and_then(|model| stored_choice(model, series));
+            let series_settings = settings_for(settings, stored.as_ref());
+            let result = selection::forecast_series(&history.values, horizon, &series_settings).ok();
             let finished = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             handle.progress(finished as f64 / total as f64, format!("{finished} of {total} series"));
             result
@@ -636,6 +669,7 @@ impl ForecastApi {
         &self,
         collected: Vec<(SeriesRef, History)>,
         settings: SelectionSettings,
+        model: Option<ForecastModel>,
         horizon: usize,
         cutoff: i64,
         model_id: String,
@@ -643,9 +677,9 @@ impl ForecastApi {
     ) -> Result<BTreeMap<String, f64>, ServiceError> {
         let job_id = handle.id();
         let worker_handle = handle.clone();
-        let (collected, settings, results) = blocking(move || {
-            let results = forecast_all(&collected, &settings, horizon, &worker_handle);
-            (collected, settings, results)
+        let (collected, settings, model, results) = blocking(move || {
+            let results = forecast_all(&collected, &settings, model.as_ref(), horizon, &worker_handle);
+            (collected, settings, model, results)
         })
         .await?;
         let created = now_micros();
@@ -670,7 +704,11 @@ impl ForecastApi {
                 cutoff,
                 values: Vec::new(),
             };
-            let mut message = forecast_message(&prepared, forecast, &settings, &model_id, &job_id, &id);
+            let from_model = model
+                .as_ref()
+                .and_then(|model| stored_choice(model, series))
+                .is_some_and(|stored| stored.method == forecast.method);
+            let mut message = forecast_message(&prepared, forecast, &settings, &model_id, &job_id, &id, from_model);
             message.history_length = history.values.len() as i32;
             message.create_time = Some(timestamp(created));
             rows.push(NewForecast {
@@ -711,7 +749,7 @@ impl ForecastApi {
         let worker_handle = handle.clone();
         let horizon = settings.backtest.horizon;
         let (collected, settings, results) = blocking(move || {
-            let results = forecast_all(&collected, &settings, horizon, &worker_handle);
+            let results = forecast_all(&collected, &settings, None, horizon, &worker_handle);
             (collected, settings, results)
         })
         .await?;

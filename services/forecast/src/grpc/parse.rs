@@ -216,6 +216,7 @@ pub fn selection(
         seasonal_periods: None,
         calendar_periods: granularity.calendar_periods(),
         levels: Vec::new(),
+        required: None,
     });
     settings.levels = levels;
     settings.calendar_periods = granularity.calendar_periods();

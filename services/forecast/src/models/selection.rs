@@ -47,6 +47,10 @@ pub struct SelectionSettings {
     pub calendar_periods: Vec<usize>,
     /// Interval levels in percent, ascending.
     pub levels: Vec<f64>,
+    /// A method chosen beforehand (a model's stored choice): it is selected
+    /// whenever it can be scored, whatever the others score.
+    #[serde(default)]
+    pub required: Option<Method>,
 }
 
 impl SelectionSettings {
@@ -241,9 +245,14 @@ fn backtest_in_context(
     // Best first; selection among the routed methods and the combination.
     candidates
         .sort_by(|(a, _), (b, _)| ranking_key(a).partial_cmp(&ranking_key(b)).unwrap_or(std::cmp::Ordering::Equal));
-    let chosen = candidates
-        .iter()
-        .position(|(c, _)| c.skip_reason.is_none() && (routed.contains(&c.method) || c.method == Method::Combination));
+    let required = settings
+        .required
+        .and_then(|method| candidates.iter().position(|(c, _)| c.method == method && c.skip_reason.is_none()));
+    let chosen = required.or_else(|| {
+        candidates.iter().position(|(c, _)| {
+            c.skip_reason.is_none() && (routed.contains(&c.method) || c.method == Method::Combination)
+        })
+    });
     let mut selected_errors = Vec::new();
     if let Some(index) = chosen {
         candidates[index].0.selected = true;

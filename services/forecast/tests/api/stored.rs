@@ -160,5 +160,11 @@ on_every_store!(trains_activates_batches_and_lists, |store: Store| async move {
         .forecast
         .expect("forecast");
     assert_eq!(forecast.model_id, model_id);
+    // The total was trained on: the model's choice is reused, not re-selected.
+    let selection = forecast.selection.expect("selection");
+    assert!(selection.from_model, "{selection:?}");
+    let trained = model.method_usage.iter().map(|u| u.method).collect::<Vec<_>>();
+    assert!(trained.contains(&selection.method));
+    assert!(seen.iter().all(|f| f.selection.as_ref().is_some_and(|s| s.from_model)));
     app.stop().await;
 });

@@ -13,6 +13,7 @@ fn settings(horizon: usize) -> SelectionSettings {
         seasonal_periods: None,
         calendar_periods: vec![7, 365],
         levels: vec![80.0, 95.0],
+        required: None,
     }
 }
 
