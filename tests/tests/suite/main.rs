@@ -4,4 +4,5 @@ mod crash_import;
 mod gateway;
 mod import;
 mod migration;
+mod segmentation;
 mod startup;
