@@ -24,6 +24,12 @@ use crate::call::DEADLINE_MARGIN;
 #[derive(Debug, Clone, Copy)]
 pub struct CallDeadline(pub Instant);
 
+/// What the backend calls of one GetCustomer360 share.
+struct Call {
+    deadline: Instant,
+    request_id: Option<tonic::metadata::AsciiMetadataValue>,
+}
+
 const DEFAULT_RECENT_ORDERS: i32 = 5;
 const MAX_RECENT_ORDERS: i32 = 50;
 /// The profile service's limit on identifiers.
@@ -54,8 +60,12 @@ impl Insight {
 
     /// A request to a backend carrying the internal credential, the trace
     /// context and what is left of the deadline.
-    fn outgoing<T>(&self, message: T, deadline: Instant) -> Request<T> {
+    fn outgoing<T>(&self, message: T, call: &Call) -> Request<T> {
+        let deadline = call.deadline;
         let mut request = Request::new(message);
+        if let Some(id) = &call.request_id {
+            request.metadata_mut().insert(crate::gate::REQUEST_ID_HEADER, id.clone());
+        }
         if let Some(token) = &self.internal_token
             && let Ok(value) = tonic::metadata::AsciiMetadataValue::try_from(token.as_bytes())
         {
@@ -70,12 +80,13 @@ impl Insight {
         &self,
         customer_id: &str,
         recent_orders: i32,
-        deadline: Instant,
+        call: &Call,
     ) -> Result<pb::ProfilePart, Status> {
+        let deadline = call.deadline;
         let request =
             profile::GetCustomerSummaryRequest { customer_id: customer_id.to_owned(), as_of: None, recent_orders };
         let mut client = self.profile.clone();
-        match within(deadline, client.get_customer_summary(self.outgoing(request, deadline))).await {
+        match within(deadline, client.get_customer_summary(self.outgoing(request, call))).await {
             Ok(summary) => {
                 let summary = summary.into_inner();
                 Ok(pb::ProfilePart {
@@ -98,11 +109,12 @@ impl Insight {
         }
     }
 
-    async fn segment_part(&self, customer_id: &str, deadline: Instant) -> pb::SegmentPart {
+    async fn segment_part(&self, customer_id: &str, call: &Call) -> pb::SegmentPart {
+        let deadline = call.deadline;
         let mut client = self.segmentation.clone();
         let request =
             segmentation::GetCustomerSegmentRequest { customer_id: customer_id.to_owned(), model_id: String::new() };
-        let assignment = match within(deadline, client.get_customer_segment(self.outgoing(request, deadline))).await {
+        let assignment = match within(deadline, client.get_customer_segment(self.outgoing(request, call))).await {
             Ok(response) => response.into_inner().assignment.unwrap_or_default(),
             Err(status) => return pb::SegmentPart { status: Some(unavailable(&status)), ..Default::default() },
         };
@@ -111,7 +123,7 @@ impl Insight {
             segment_id: assignment.segment_id.clone(),
         };
         // The description is a nicety: without it the assignment still stands.
-        let description = within(deadline, client.get_segment(self.outgoing(request, deadline)))
+        let description = within(deadline, client.get_segment(self.outgoing(request, call)))
             .await
             .ok()
             .and_then(|response| response.into_inner().segment)
@@ -126,10 +138,11 @@ impl Insight {
         }
     }
 
-    async fn churn_part(&self, customer_id: &str, deadline: Instant) -> pb::ChurnPart {
+    async fn churn_part(&self, customer_id: &str, call: &Call) -> pb::ChurnPart {
+        let deadline = call.deadline;
         let mut client = self.churn.clone();
         let request = churn::GetCustomerScoreRequest { customer_id: customer_id.to_owned() };
-        let score = match within(deadline, client.get_customer_score(self.outgoing(request, deadline))).await {
+        let score = match within(deadline, client.get_customer_score(self.outgoing(request, call))).await {
             Ok(response) => response.into_inner().score.unwrap_or_default(),
             Err(status) => return pb::ChurnPart { status: Some(unavailable(&status)), ..Default::default() },
         };
@@ -163,6 +176,8 @@ impl InsightService for Insight {
             .get::<CallDeadline>()
             .map(|deadline| deadline.0)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(10));
+        let request_id = request.metadata().get(crate::gate::REQUEST_ID_HEADER).cloned();
+        let call = Call { deadline, request_id };
         let request = request.into_inner();
         let mut validator = Validator::new();
         validator.identifier("customer_id", &request.customer_id, MAX_ID_CHARS);
@@ -176,9 +191,9 @@ impl InsightService for Insight {
 
         let customer_id = request.customer_id.as_str();
         let (profile, segment, churn) = tokio::join!(
-            self.profile_part(customer_id, recent_orders, deadline),
-            self.segment_part(customer_id, deadline),
-            self.churn_part(customer_id, deadline),
+            self.profile_part(customer_id, recent_orders, &call),
+            self.segment_part(customer_id, &call),
+            self.churn_part(customer_id, &call),
         );
         Ok(Response::new(pb::GetCustomer360Response {
             profile: Some(profile?),

@@ -108,6 +108,33 @@ async fn main() {
     row("profile direct", &report);
     let report = get_customer_load(suite.gateway(), &args).await;
     row("through the gateway", &report);
+    let saturating = report.throughput();
+
+    // Overload: twice what the closed loop reached. Only OK and RESOURCE_EXHAUSTED may come back.
+    let overload = open_loop(2.0 * saturating, args.duration, {
+        let client = ProfileServiceClient::new(suite.gateway());
+        let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let customers = args.customers;
+        move || {
+            let mut client = client.clone();
+            let index = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % customers;
+            async move {
+                client.get_customer(pb::GetCustomerRequest { customer_id: format!("bench-{index}") }).await.map(|_| ())
+            }
+        }
+    })
+    .await;
+    row(&format!("gateway at 2x ({:.0}/s, open loop)", 2.0 * saturating), &overload);
+    println!("codes at 2x: {:?}", overload.codes);
+    let unexpected: usize = overload
+        .codes
+        .iter()
+        .filter(|(code, _)| !matches!(code.as_str(), "Ok" | "ResourceExhausted"))
+        .map(|(_, n)| n)
+        .sum();
+    if unexpected > 0 {
+        println!("FAIL: {unexpected} calls at 2x ended other than OK or RESOURCE_EXHAUSTED");
+    }
 
     println!();
     println!(

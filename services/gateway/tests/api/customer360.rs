@@ -47,6 +47,10 @@ async fn every_part_is_filled_when_every_backend_answers() {
     // GetCustomerSegment then GetSegment for the description; GetCustomerScore.
     assert_eq!(gateway.backends.segmentation.calls(), 2);
     assert_eq!(gateway.backends.churn.calls(), 1);
+    // One request id for the whole fan-out, with the internal credential.
+    let churn_id = gateway.backends.churn.header("x-request-id").expect("request id propagated");
+    assert_eq!(gateway.backends.segmentation.header("x-request-id"), Some(churn_id));
+    assert!(gateway.backends.churn.header("x-patron-internal-token").is_some());
 }
 
 #[tokio::test]
