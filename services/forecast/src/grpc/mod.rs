@@ -322,7 +322,8 @@ impl ForecastService for ForecastApi {
             let worker = api.clone();
             tokio::spawn(async move {
                 let reporter = handle.clone();
-                match worker.run_batch(collected, settings, stored, horizon, cutoff, model_id, &reporter).await {
+                let plan = BatchPlan { settings, model: stored, horizon, cutoff, model_id };
+                match worker.run_batch(collected, plan, &reporter).await {
                     Ok(metrics) => handle.succeed(None, metrics).await,
                     Err(error) => handle.fail(&error).await,
                 }
@@ -618,6 +619,17 @@ fn data_cutoff_for(
     }
 }
 
+/// How a BatchForecast job forecasts: the configuration, the model whose
+/// stored choices apply (none when the request overrides the selection), the
+/// horizon and the one cutoff of every series.
+struct BatchPlan {
+    settings: SelectionSettings,
+    model: Option<ForecastModel>,
+    horizon: usize,
+    cutoff: i64,
+    model_id: String,
+}
+
 /// A model's usable stored choice for a series it was trained on.
 fn stored_choice(model: &ForecastModel, series: &SeriesRef) -> Option<StoredSelection> {
     model.selection_for(series).filter(|stored| !stored.fallback).cloned()
@@ -668,13 +680,10 @@ impl ForecastApi {
     async fn run_batch(
         &self,
         collected: Vec<(SeriesRef, History)>,
-        settings: SelectionSettings,
-        model: Option<ForecastModel>,
-        horizon: usize,
-        cutoff: i64,
-        model_id: String,
+        plan: BatchPlan,
         handle: &JobHandle,
     ) -> Result<BTreeMap<String, f64>, ServiceError> {
+        let BatchPlan { settings, model, horizon, cutoff, model_id } = plan;
         let job_id = handle.id();
         let worker_handle = handle.clone();
         let (collected, settings, model, results) = blocking(move || {
