@@ -73,6 +73,7 @@ bench: ## Benchmarks on release binaries; prints a results table
 	$(CARGO) build --release --workspace --bins
 	./target/release/patron-bench
 	$(CARGO) run --release -p patron-churn --example btyd_bench
+	$(CARGO) run --release -p patron-churn --example churn_service_bench
 	$(CARGO) run --release -p patron-forecast --example forecast_bench
 	$(CARGO) run --release -p patron-segmentation --example kmeans_bench
 
