@@ -218,3 +218,59 @@ fn unit_hash(seed: u64, i: u64) -> f64 {
     z ^= z >> 31;
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classifier::calibration::sigmoid;
+
+    /// Rows where churn odds rise with feature 3 (days since last purchase)
+    /// and fall with feature 4 (frequency); the other features are noise.
+    fn data(n: usize) -> (Vec<Vec<f64>>, Vec<bool>) {
+        let (mut rows, mut labels) = (Vec::new(), Vec::new());
+        for i in 0..n {
+            // Keys far from the split's seed, so the split is independent of the data.
+            let u = |k: u64| unit_hash(1_000 + k, i as u64);
+            let mut row: Vec<f64> = (0..FEATURE_NAMES.len()).map(|j| u(100 + j as u64)).collect();
+            row[3] = 200.0 * u(1);
+            row[4] = (10.0 * u(2)).floor();
+            row[NPS_INDEX] = if u(3) < 0.3 { f64::NAN } else { (10.0 * u(4)).floor() };
+            let p = sigmoid(0.02 * (row[3] - 100.0) - 0.4 * (row[4] - 5.0));
+            rows.push(row);
+            labels.push(u(5) < p);
+        }
+        (rows, labels)
+    }
+
+    #[test]
+    fn learns_the_direction_of_each_signal_and_explains_it() {
+        let (rows, labels) = data(4000);
+        for calibration in [CalibrationMethod::Platt, CalibrationMethod::Isotonic] {
+            let options = TrainOptions { calibration, ..TrainOptions::default() };
+            let model = ChurnClassifier::train(&rows, &labels, &options).unwrap();
+            assert!(model.coefficients[3] > 0.5, "{:?}", model.coefficients);
+            assert!(model.coefficients[4] < -0.5, "{:?}", model.coefficients);
+            let mut quiet = rows[0].clone();
+            quiet[3] = 190.0;
+            quiet[4] = 0.0;
+            let mut loyal = quiet.clone();
+            loyal[3] = 5.0;
+            loyal[4] = 9.0;
+            let (q, l) = (model.predict(&quiet), model.predict(&loyal));
+            assert!(q.probability > 0.8 && l.probability < 0.2, "{} {}", q.probability, l.probability);
+            assert_eq!(q.band, RiskBand::High);
+            assert_eq!(l.band, RiskBand::Low);
+            let top = &q.top_factors[0];
+            assert!(["days_since_last_purchase", "frequency"].contains(&top.feature));
+            assert!(top.contribution > 0.0);
+            assert!(q.top_factors.len() <= 5);
+        }
+    }
+
+    #[test]
+    fn one_class_is_refused() {
+        let (rows, _) = data(100);
+        let error = ChurnClassifier::train(&rows, &[false; 100], &TrainOptions::default()).unwrap_err();
+        assert!(matches!(error, ClassifierError::TooFewOfAClass { churned: 0, .. }));
+    }
+}
