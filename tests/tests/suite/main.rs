@@ -1,6 +1,8 @@
 //! The whole suite as separate processes, driven through the gateway.
 
+mod churn;
 mod crash_import;
+mod forecast;
 mod gateway;
 mod import;
 mod migration;
