@@ -2,7 +2,6 @@
 
 mod churn;
 mod crash_import;
-mod forecast;
 mod gateway;
 mod import;
 mod migration;
