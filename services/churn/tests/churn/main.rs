@@ -24,5 +24,6 @@ mod btyd_expectation;
 mod btyd_grouping;
 mod btyd_hyp2f1;
 mod btyd_properties;
+mod service_cdnow;
 mod service_flow;
 mod service_registry;
