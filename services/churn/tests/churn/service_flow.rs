@@ -104,6 +104,10 @@ async fn trains_scores_and_ranks_win_back_candidates(store: Store) {
     let value_at_risk = score.value_at_risk.as_ref().expect("value at risk").amount_minor;
     assert_eq!(value_at_risk, (clv.amount_minor as f64 * score.churn_probability).round() as i64);
     assert!(score.last_order_time.is_some());
+    // The next order: as_of + the median wait given alive.
+    let wait = next.median_wait.as_ref().expect("median wait");
+    let (expected, as_of) = (next.expected_time.as_ref().expect("expected time"), score.as_of.as_ref().expect("as of"));
+    assert!((expected.seconds - as_of.seconds - wait.seconds).abs() <= 1, "{next:?} {as_of:?}");
 
     // Unknown customers.
     let status = app
@@ -203,6 +207,30 @@ async fn trains_scores_and_ranks_win_back_candidates(store: Store) {
         let (a, b) = (value(&w[0]), value(&w[1]));
         a.0 > b.0 || (a.0 == b.0 && a.1 < b.1)
     }));
+    // Consent counts at request time: a customer who withdraws it leaves the list.
+    let top = value(&ranked[0]).1;
+    app.profile
+        .set_consent(patron_proto::profile::v1::SetConsentRequest {
+            request_id: "revoke-1".into(),
+            customer_id: top.clone(),
+            channel: patron_proto::profile::v1::ConsentChannel::Email as i32,
+            state: patron_proto::profile::v1::ConsentState::Revoked as i32,
+        })
+        .await
+        .expect("revoke consent");
+    let first_page = app
+        .churn
+        .get_win_back_list(pb::GetWinBackListRequest {
+            page_size: 5,
+            channel: patron_proto::profile::v1::ConsentChannel::Email as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("win-back list")
+        .into_inner();
+    let first_ids: Vec<String> = first_page.candidates.iter().map(|c| value(c).1).collect();
+    let expected_ids: Vec<String> = ranked[1..6].iter().map(|c| value(c).1).collect();
+    assert_eq!(first_ids, expected_ids);
     let lapsed: Vec<_> = ranked.iter().filter_map(|c| c.score.as_ref()).filter(|s| s.lapsed).collect();
     assert!(!lapsed.is_empty(), "the demo has lapsed customers");
     assert!(lapsed.iter().all(|s| s.last_order_time.is_some()));
