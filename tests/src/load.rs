@@ -14,6 +14,8 @@ pub struct LoadReport {
     pub calls: usize,
     pub errors: usize,
     pub codes: std::collections::BTreeMap<String, usize>,
+    /// One message per error code seen in the open loop, to tell where errors come from.
+    pub samples: std::collections::BTreeMap<String, String>,
     pub elapsed: Duration,
     pub p50: Duration,
     pub p90: Duration,
@@ -79,17 +81,24 @@ where
         let outcome = call();
         tasks.push(tokio::spawn(async move {
             let outcome = outcome.await;
-            (due.elapsed(), outcome.map(|()| Code::Ok).unwrap_or_else(|status| status.code()))
+            (due.elapsed(), outcome.err())
         }));
     }
     let mut latencies = Vec::with_capacity(total);
     let mut codes = std::collections::BTreeMap::new();
+    let mut samples = std::collections::BTreeMap::new();
     for task in tasks {
-        let Ok((latency, code)) = task.await else { continue };
+        let Ok((latency, error)) = task.await else { continue };
         latencies.push(latency);
-        *codes.entry(format!("{code:?}")).or_insert(0) += 1;
+        let code = format!("{:?}", error.as_ref().map_or(Code::Ok, tonic::Status::code));
+        if let Some(status) = error {
+            samples.entry(code.clone()).or_insert_with(|| status.message().to_owned());
+        }
+        *codes.entry(code).or_insert(0) += 1;
     }
-    summarize(latencies, codes, started.elapsed())
+    let mut report = summarize(latencies, codes, started.elapsed());
+    report.samples = samples;
+    report
 }
 
 fn summarize(
@@ -113,6 +122,7 @@ fn summarize(
         p99: quantile(0.99),
         max: latencies.last().copied().unwrap_or_default(),
         codes,
+        samples: Default::default(),
         elapsed,
     }
 }

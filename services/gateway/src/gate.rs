@@ -192,6 +192,8 @@ impl Inner {
         // Backends trust the gateway's credential, not the caller's.
         let headers = request.headers_mut();
         headers.remove(http::header::AUTHORIZATION);
+        // Only the gateway speaks for itself to the backends.
+        headers.remove(patron_common_token_header());
         if let Some(token) = &self.internal_token {
             headers.insert(patron_common_token_header(), token.clone());
         }

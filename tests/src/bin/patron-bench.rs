@@ -125,7 +125,7 @@ async fn main() {
     })
     .await;
     row(&format!("gateway at 2x ({:.0}/s, open loop)", 2.0 * saturating), &overload);
-    println!("codes at 2x: {:?}", overload.codes);
+    println!("codes at 2x: {:?}; one message each: {:?}", overload.codes, overload.samples);
     let unexpected: usize = overload
         .codes
         .iter()
@@ -160,7 +160,7 @@ async fn main() {
     .await;
     row("GetCustomer360", &report);
     if report.errors > 0 {
-        println!("codes: {:?}", report.codes);
+        println!("codes: {:?}; one message each: {:?}", report.codes, report.samples);
     }
     let status = suite.terminate().await;
     assert!(status.success(), "suite stopped cleanly");
