@@ -84,6 +84,44 @@ async fn activation_rollback_and_tags(store: Store) {
     let by_active = app.churn.score_customer(score("")).await.expect("score").into_inner().score.expect("score");
     assert_eq!(by_active.model_id, first);
 
+    // Holdouts must not reach into the versions' training labels.
+    let long_ago = prost_types::Timestamp { seconds: chrono::Utc::now().timestamp() - 400 * 86_400, nanos: 0 };
+    let status = app
+        .churn
+        .compare_models(pb::CompareModelsRequest {
+            baseline_model_id: first.clone(),
+            candidate_model_id: second.clone(),
+            holdout_cutoff: Some(long_ago),
+            calibration_bins: 0,
+        })
+        .await
+        .expect_err("holdout before the data cutoff");
+    assert_eq!(violated_fields(&status), ["holdout_cutoff"]);
+    let status = app
+        .churn
+        .evaluate_model(pb::EvaluateModelRequest { calibration_bins: 1, ..Default::default() })
+        .await
+        .expect_err("one bin");
+    assert_eq!(violated_fields(&status), ["calibration_bins"]);
+    let shorter_window = app
+        .train(pb::TrainChurnModelRequest {
+            request_id: "train-60".into(),
+            label_window_days: 60,
+            ..Default::default()
+        })
+        .await
+        .expect("training starts");
+    assert_eq!(shorter_window.state, JobState::Succeeded as i32, "{}", shorter_window.error);
+    let status = app
+        .churn
+        .compare_models(pb::CompareModelsRequest {
+            candidate_model_id: shorter_window.model_version_id.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("different label windows");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+
     let tagged = app
         .churn
         .tag_model(pb::TagModelRequest {
