@@ -33,6 +33,7 @@ async fn demo_data_is_scored_and_win_back_candidates_are_listed_through_the_gate
     let job = last.expect("a terminal state");
     assert_eq!(job.state, JobState::Succeeded as i32, "{}", job.error);
     assert!(job.metrics.get("roc_auc").is_some_and(|auc| *auc > 0.5), "{:?}", job.metrics);
+    println!("churn holdout metrics on the demo data: {:?}", job.metrics);
     churn
         .activate_model(pb::ActivateModelRequest {
             request_id: "suite-activate".into(),
