@@ -130,6 +130,16 @@ async fn trains_scores_and_ranks_win_back_candidates(store: Store) {
     assert_eq!(last.total_count as usize, demo.buyers.len());
     assert_eq!(last.scored_count + last.skipped_count, last.total_count);
     assert_eq!(last.skipped_count, 0);
+    // A retried ScoreAll streams the same job instead of scoring again.
+    let mut retried =
+        app.churn.score_all(pb::ScoreAllRequest { request_id: "all-1".into() }).await.expect("retry").into_inner();
+    let mut replayed = None;
+    while let Some(update) = retried.next().await {
+        replayed = Some(update.expect("progress"));
+    }
+    let replayed = replayed.expect("final update");
+    assert_eq!(replayed.job.as_ref().map(|j| &j.id), last.job.as_ref().map(|j| &j.id));
+    assert_eq!(replayed.scored_count, last.scored_count);
 
     let stored = app
         .churn
