@@ -2,6 +2,7 @@
 
 mod churn;
 mod crash_import;
+mod forecast;
 mod gateway;
 mod import;
 mod migration;
