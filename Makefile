@@ -76,6 +76,7 @@ bench: ## Benchmarks on release binaries; prints a results table
 	$(CARGO) run --release -p patron-churn --example churn_service_bench
 	$(CARGO) run --release -p patron-forecast --example forecast_bench
 	$(CARGO) run --release -p patron-segmentation --example kmeans_bench
+	$(CARGO) run --release -p patron-segmentation --example assign_bench
 
 .PHONY: fmt
 fmt: ## Format the code

@@ -106,6 +106,32 @@ async fn write_run(
 ) -> Result<(i64, BTreeMap<String, i64>), ServiceError> {
     let model = &loaded.model;
     let mut export = profile::open_export(&api.profile, as_of_us, Vec::new()).await?;
+    // Reading the export and writing memberships overlap: a writer task stores
+    // batches while the next ones are read and placed.
+    let (batches, mut to_store) = mpsc::channel::<Vec<Membership>>(4);
+    let (db, run) = (api.db.clone(), run_id.to_owned());
+    let writer = tokio::spawn(async move {
+        while let Some(batch) = to_store.recv().await {
+            memberships::insert(&db, &run, &batch).await?;
+        }
+        Ok::<(), ServiceError>(())
+    });
+    let read = read_and_place(model, &loaded.version.id, &mut export, &batches, started, progress).await;
+    drop(batches);
+    let written = writer.await.map_err(ServiceError::internal).and_then(|result| result);
+    let (assigned, counts) = read?;
+    written?;
+    Ok((assigned, counts))
+}
+
+async fn read_and_place(
+    model: &crate::domain::model::SegmentationModel,
+    model_id: &str,
+    export: &mut tonic::Streaming<patron_proto::profile::v1::ExportCustomerFeaturesResponse>,
+    batches: &mpsc::Sender<Vec<Membership>>,
+    started: Instant,
+    progress: &mpsc::Sender<Result<pb::AssignAllResponse, Status>>,
+) -> Result<(i64, BTreeMap<String, i64>), ServiceError> {
     let mut counts: BTreeMap<String, i64> = BTreeMap::new();
     let mut assigned = 0i64;
     while let Some(message) = export.message().await.map_err(profile::upstream_error)? {
@@ -126,10 +152,13 @@ async fn write_run(
                 rfm_segment_id,
             });
         }
-        memberships::insert(&api.db, run_id, &batch).await?;
         assigned += batch.len() as i64;
+        if batches.send(batch).await.is_err() {
+            // The writer stopped on an error; it is reported from there.
+            break;
+        }
         let update = pb::AssignAllResponse {
-            model_id: loaded.version.id.clone(),
+            model_id: model_id.to_owned(),
             customers_assigned: assigned,
             customers_total: 0,
             segment_sizes: counts
