@@ -86,6 +86,22 @@ async fn bad_requests_name_their_field_and_leave_the_active_model(store: Store) 
     assert_eq!(job.state, JobState::Failed as i32);
     assert_eq!(job.error, "FAILED_PRECONDITION: feature contacts is constant (0.0)");
 
+    // Mini-batch k-means trains through the same job, recorded as its own kind.
+    let mut mini_batch = train_request(KChoice::K(4));
+    mini_batch.algorithm = pb::ClusteringAlgorithm::MiniBatchKmeans as i32;
+    mini_batch.mini_batch_size = 64;
+    let job = app.train(mini_batch).await;
+    assert_eq!(job.state, JobState::Succeeded as i32, "{}", job.error);
+    let version = client
+        .get_model(pb::GetModelRequest { model_id: job.model_version_id })
+        .await
+        .expect("model")
+        .into_inner()
+        .model
+        .expect("version");
+    assert_eq!(version.kind, "mini_batch_kmeans");
+    assert_eq!(version.parameters.get("mini_batch_size").map(String::as_str), Some("64"));
+
     let status = client
         .list_segment_members(pb::ListSegmentMembersRequest { page_size: -1, ..Default::default() })
         .await

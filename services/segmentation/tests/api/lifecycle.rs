@@ -138,6 +138,24 @@ async fn train_activate_assign_and_roll_back(store: Store) {
     }
     let expected: Vec<String> = (0..40).map(|index| format!("champ-{index:03}")).collect();
     assert_eq!(members, expected);
+    // A page token outlives no recomputation: after another AssignAll it is refused.
+    let first_page = client
+        .list_segment_members(pb::ListSegmentMembersRequest { page_size: 10, ..Default::default() })
+        .await
+        .expect("first page")
+        .into_inner();
+    assert_eq!(first_page.members.len(), 10);
+    app.assign_all("assign-2").await.expect("recomputed");
+    let status = client
+        .list_segment_members(pb::ListSegmentMembersRequest {
+            page_size: 10,
+            page_token: first_page.next_page_token,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Aborted);
+
     let stored = client
         .get_customer_segment(pb::GetCustomerSegmentRequest { customer_id: "lost-003".into(), model_id: String::new() })
         .await
