@@ -294,6 +294,13 @@ fn skipped(method: Method, reason: String) -> CandidateScore {
 }
 
 /// Equal-weight mean of the best `combination_size` routed candidates by MASE.
+///
+/// Its backtest is cross-fitted: the members averaged at each window are the
+/// best by MASE on the *other* windows, so the combination's score carries no
+/// winner's-curse bonus from choosing members on the windows it is scored on
+/// (with one window there is nothing else to choose on, and it uses that one).
+/// The members reported and used for the final forecast are the best over
+/// every window.
 fn combine(
     candidates: &[(CandidateScore, Vec<Vec<f64>>)],
     routed: &[Method],
@@ -302,22 +309,43 @@ fn combine(
     scales: &[Option<f64>],
     settings: &SelectionSettings,
 ) -> (CandidateScore, Vec<Vec<f64>>) {
-    let mut eligible: Vec<&CandidateScore> =
-        candidates.iter().map(|(c, _)| c).filter(|c| c.skip_reason.is_none() && routed.contains(&c.method)).collect();
-    eligible.sort_by(|a, b| ranking_key(a).partial_cmp(&ranking_key(b)).unwrap_or(std::cmp::Ordering::Equal));
-    let members: Vec<Method> = eligible.iter().take(settings.combination_size).map(|c| c.method).collect();
+    let eligible: Vec<&(CandidateScore, Vec<Vec<f64>>)> =
+        candidates.iter().filter(|(c, _)| c.skip_reason.is_none() && routed.contains(&c.method)).collect();
+    let windows = actuals.len();
+    // Mean scaled error over the windows `included` admits (RMSE-like fallback when no scale exists).
+    let mase_over = |errors: &[Vec<f64>], included: &dyn Fn(usize) -> bool| -> f64 {
+        let (mut total, mut count, mut raw) = (0.0, 0usize, 0.0);
+        for (w, window_errors) in errors.iter().enumerate().filter(|(w, _)| included(*w)) {
+            let mae = window_errors.iter().sum::<f64>() / window_errors.len().max(1) as f64;
+            raw += mae;
+            if let Some(scale) = scales[w] {
+                total += mae / scale;
+                count += 1;
+            }
+        }
+        if count > 0 { total / count as f64 } else { 1e12 + raw }
+    };
+    let best = |included: &dyn Fn(usize) -> bool| -> Vec<Method> {
+        let mut ranked: Vec<(f64, usize, Method)> = eligible
+            .iter()
+            .map(|(c, errors)| {
+                let order = Method::ALL.iter().position(|m| *m == c.method).unwrap_or(0);
+                (mase_over(errors, included), order, c.method)
+            })
+            .collect();
+        ranked.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        ranked.into_iter().take(settings.combination_size).map(|(_, _, m)| m).collect()
+    };
+    let members = best(&|_| true);
     if members.len() < 2 {
         return (skipped(Method::Combination, "fewer than two scored candidates to combine".to_owned()), Vec::new());
     }
-    let member_means: Vec<&Vec<Vec<f64>>> = members
-        .iter()
-        .filter_map(|m| means_by_method.iter().find(|(method, _)| method == m).map(|(_, means)| means))
-        .collect();
-    let windows = actuals.len();
+    let means_of = |method: Method| means_by_method.iter().find(|(m, _)| *m == method).map(|(_, means)| means);
     let means: Vec<Vec<f64>> = (0..windows)
         .map(|w| {
-            let horizon = actuals[w].len();
-            (0..horizon)
+            let window_members = if windows > 1 { best(&|v| v != w) } else { members.clone() };
+            let member_means: Vec<&Vec<Vec<f64>>> = window_members.iter().filter_map(|m| means_of(*m)).collect();
+            (0..actuals[w].len())
                 .map(|step| member_means.iter().map(|means| means[w][step]).sum::<f64>() / member_means.len() as f64)
                 .collect()
         })
