@@ -24,6 +24,7 @@ use tokio_stream::Stream;
 use tonic::{Code, Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
+use crate::domain::evaluation;
 use crate::domain::model::{ForecastModel, SeriesSet, StoredSelection};
 use crate::domain::period::{Granularity, micros_of, now_micros, timestamp};
 use crate::domain::series::{History, Level, SeriesRef, SeriesSource};
@@ -587,18 +588,194 @@ impl ForecastService for ForecastApi {
         Ok(Response::new(response))
     }
 
-    async fn compare_models(
-        &self,
-        _request: Request<pb::CompareModelsRequest>,
-    ) -> RpcResult<pb::CompareModelsResponse> {
-        Err(Status::unimplemented("CompareModels is not served by this build yet"))
+    async fn compare_models(&self, request: Request<pb::CompareModelsRequest>) -> RpcResult<pb::CompareModelsResponse> {
+        let request = request.into_inner();
+        let mut validator = Validator::new();
+        validator.identifier("baseline_model_id", &request.baseline_model_id, 128);
+        validator.identifier("candidate_model_id", &request.candidate_model_id, 128);
+        validator.finish()?;
+        let baseline = self.usable_model(&request.baseline_model_id).await?;
+        let candidate = self.usable_model(&request.candidate_model_id).await?;
+        // Both are judged on the candidate's series and windows unless the request says otherwise.
+        let judged_candidate = self.evaluate(&candidate, &candidate.model, request.data.as_ref()).await?;
+        let judged_baseline = self.evaluate(&baseline, &candidate.model, request.data.as_ref()).await?;
+        let mut both = Vec::new();
+        for (b, c) in judged_baseline.series.iter().zip(&judged_candidate.series) {
+            if let (Some(b), Some(c)) =
+                (b.as_ref().and_then(|e| e.choice.clone()), c.as_ref().and_then(|e| e.choice.clone()))
+            {
+                both.push((b, c));
+            }
+        }
+        let better = both.iter().filter(|(b, c)| matches!((b.mase, c.mase), (Some(b), Some(c)) if c < b)).count();
+        let baseline_summary = evaluation::summarise(both.iter().map(|(b, _)| b));
+        let candidate_summary = evaluation::summarise(both.iter().map(|(_, c)| c));
+        let mut metrics = Vec::new();
+        let pairs = [
+            ("mase", baseline_summary.mean_mase, candidate_summary.mean_mase),
+            ("smape", baseline_summary.mean_smape, candidate_summary.mean_smape),
+            ("rmse", baseline_summary.mean_rmse, candidate_summary.mean_rmse),
+        ];
+        for (name, b, c) in pairs {
+            if let (Some(b), Some(c)) = (b, c) {
+                metrics.push(comparison(name.to_owned(), b, c));
+            }
+        }
+        for (key, (level, candidate_coverage, _)) in &candidate_summary.coverage {
+            if let Some((_, baseline_coverage, _)) = baseline_summary.coverage.get(key) {
+                metrics.push(comparison(
+                    format!("coverage_error_{level}"),
+                    (baseline_coverage - level).abs(),
+                    (candidate_coverage - level).abs(),
+                ));
+            }
+        }
+        Ok(Response::new(pb::CompareModelsResponse {
+            metrics,
+            series_count: both.len() as i32,
+            candidate_better_count: better as i32,
+            backtest: Some(render::backtest_settings(&judged_candidate.settings.backtest)),
+            out_of_sample: judged_candidate.first_origin >= cutoff_of(&baseline.version)
+                && judged_candidate.first_origin >= cutoff_of(&candidate.version),
+        }))
     }
 
-    async fn evaluate_model(
+    async fn evaluate_model(&self, request: Request<pb::EvaluateModelRequest>) -> RpcResult<pb::EvaluateModelResponse> {
+        let request = request.into_inner();
+        let loaded = if request.model_id.is_empty() {
+            let version = self.registry.resolve("").await?;
+            self.usable_model(&version.id).await?
+        } else {
+            self.usable_model(&request.model_id).await?
+        };
+        let judged = self.evaluate(&loaded, &loaded.model, request.data.as_ref()).await?;
+        let evaluations: Vec<&evaluation::SeriesEvaluation> = judged.series.iter().flatten().collect();
+        let fallback_count = judged.series.iter().filter(|e| e.is_none()).count();
+        let coverage_rows = |summary: &evaluation::Summary| -> Vec<pb::IntervalCoverage> {
+            summary
+                .coverage
+                .values()
+                .map(|(level, coverage, points)| pb::IntervalCoverage {
+                    level: *level,
+                    coverage: *coverage,
+                    points: *points as i32,
+                })
+                .collect()
+        };
+        let choice = evaluation::summarise(evaluations.iter().filter_map(|e| e.choice.as_ref()));
+        let mut rows = vec![pb::MethodEvaluation {
+            method: pb::ForecastMethod::Unspecified as i32,
+            model_choice: true,
+            series_count: choice.series_count as i32,
+            chosen_count: 0,
+            mean_mase: choice.mean_mase,
+            mean_smape: choice.mean_smape,
+            mean_rmse: choice.mean_rmse,
+            coverage: coverage_rows(&choice),
+        }];
+        let mut methods: Vec<Method> = evaluations.iter().flat_map(|e| e.table.iter().map(|c| c.method)).collect();
+        methods.sort();
+        methods.dedup();
+        let mut method_rows: Vec<pb::MethodEvaluation> = methods
+            .into_iter()
+            .map(|method| {
+                let summary = evaluation::summarise(
+                    evaluations.iter().flat_map(|e| e.table.iter().filter(move |c| c.method == method)),
+                );
+                pb::MethodEvaluation {
+                    method: render::method(method) as i32,
+                    model_choice: false,
+                    series_count: summary.series_count as i32,
+                    chosen_count: evaluations.iter().filter(|e| e.chosen_method == Some(method)).count() as i32,
+                    mean_mase: summary.mean_mase,
+                    mean_smape: summary.mean_smape,
+                    mean_rmse: summary.mean_rmse,
+                    coverage: coverage_rows(&summary),
+                }
+            })
+            .collect();
+        method_rows
+            .sort_by(|a, b| a.mean_mase.unwrap_or(f64::INFINITY).total_cmp(&b.mean_mase.unwrap_or(f64::INFINITY)));
+        rows.extend(method_rows);
+        Ok(Response::new(pb::EvaluateModelResponse {
+            model_id: loaded.version.id.clone(),
+            rows,
+            series_count: judged.series.len() as i32,
+            fallback_count: fallback_count as i32,
+            backtest: Some(render::backtest_settings(&judged.settings.backtest)),
+            out_of_sample: judged.first_origin >= cutoff_of(&loaded.version),
+        }))
+    }
+}
+
+fn comparison(metric: String, baseline: f64, candidate: f64) -> patron_proto::common::v1::MetricComparison {
+    patron_proto::common::v1::MetricComparison {
+        metric,
+        baseline_value: baseline,
+        candidate_value: candidate,
+        higher_is_better: false,
+    }
+}
+
+fn cutoff_of(version: &ModelVersion) -> i64 {
+    version.data_cutoff.as_ref().map(micros_of).unwrap_or(i64::MIN)
+}
+
+/// A model judged on a set of series.
+struct Judged {
+    /// Per series, `None` for a series too short for the backtest.
+    series: Vec<Option<evaluation::SeriesEvaluation>>,
+    settings: SelectionSettings,
+    /// Start of the first backtest window.
+    first_origin: i64,
+}
+
+type Loaded = Arc<patron_common::registry::LoadedModel<ForecastModel>>;
+
+impl ForecastApi {
+    /// A version that can be judged: known (NOT_FOUND otherwise) and not FAILED.
+    async fn usable_model(&self, model_id: &str) -> Result<Loaded, ServiceError> {
+        let loaded = self.active.get(model_id).await?;
+        if loaded.version.status == ModelStatus::Failed as i32 {
+            return Err(ServiceError::FailedPrecondition(format!("model {model_id} failed to train")));
+        }
+        Ok(loaded)
+    }
+
+    /// Backtests `loaded` on `data`, defaulting to the series and windows of `defaults`.
+    async fn evaluate(
         &self,
-        _request: Request<pb::EvaluateModelRequest>,
-    ) -> RpcResult<pb::EvaluateModelResponse> {
-        Err(Status::unimplemented("EvaluateModel is not served by this build yet"))
+        loaded: &Loaded,
+        defaults: &ForecastModel,
+        data: Option<&pb::EvaluationData>,
+    ) -> Result<Judged, ServiceError> {
+        let set = match data.and_then(|d| d.series_set.as_ref()) {
+            Some(set) => self.parse_series_set(Some(set)).await?,
+            None => defaults.series_set.clone(),
+        };
+        let mut validator = Validator::new();
+        let cutoff = data_cutoff_for(&mut validator, data.and_then(|d| d.data_cutoff.as_ref()), set.granularity);
+        let mut base = loaded.model.settings.clone();
+        base.backtest = defaults.settings.backtest;
+        let config = data
+            .and_then(|d| d.backtest)
+            .map(|backtest| pb::SelectionConfig { backtest: Some(backtest), ..Default::default() });
+        let levels = base.levels.clone();
+        let settings = parse::selection(&mut validator, config.as_ref(), set.granularity, None, levels, Some(&base));
+        validator.finish()?;
+        let collected = self.collect(&set, cutoff).await?;
+        let model = loaded.model.clone();
+        let run_settings = settings.clone();
+        let series = blocking(move || {
+            collected
+                .par_iter()
+                .map(|(series, history)| evaluation::evaluate_series(&history.values, &run_settings, &model, series))
+                .collect::<Vec<_>>()
+        })
+        .await?;
+        let span = settings.backtest.horizon + (settings.backtest.windows - 1) * settings.backtest.step;
+        let first_origin = set.granularity.add(cutoff, -(span as i64));
+        Ok(Judged { series, settings, first_origin })
     }
 }
 

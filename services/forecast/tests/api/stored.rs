@@ -166,5 +166,60 @@ on_every_store!(trains_activates_batches_and_lists, |store: Store| async move {
     let trained = model.method_usage.iter().map(|u| u.method).collect::<Vec<_>>();
     assert!(trained.contains(&selection.method));
     assert!(seen.iter().all(|f| f.selection.as_ref().is_some_and(|s| s.from_model)));
+
+    // Evaluation of the active model: its choice first, then every method.
+    let evaluated = client.evaluate_model(pb::EvaluateModelRequest::default()).await.expect("evaluate").into_inner();
+    assert_eq!(evaluated.model_id, model_id);
+    assert_eq!(evaluated.series_count, 3);
+    assert!(evaluated.rows[0].model_choice);
+    assert_eq!(evaluated.rows[0].series_count, 3);
+    assert!(evaluated.rows[0].mean_mase.is_some());
+    assert!(evaluated.rows.len() >= 8, "{:?}", evaluated.rows);
+    assert_eq!(evaluated.rows[1..].iter().map(|r| r.chosen_count).sum::<i32>(), 3);
+    assert!(!evaluated.out_of_sample, "the windows lie inside the training history");
+
+    // A seasonal-naive-only model compared with the automatic one.
+    let naive_job = client
+        .train_forecast_model(pb::TrainForecastModelRequest {
+            series_set: Some(sku_set()),
+            selection: Some(pb::SelectionConfig {
+                candidates: vec![pb::ForecastMethod::SeasonalNaive as i32],
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .expect("training starts")
+        .into_inner()
+        .job
+        .expect("job");
+    let naive = app.wait(naive_job.id).await;
+    assert_eq!(naive.state, JobState::Succeeded as i32, "{naive:?}");
+    let compared = client
+        .compare_models(pb::CompareModelsRequest {
+            baseline_model_id: model_id.clone(),
+            candidate_model_id: naive.model_version_id.clone(),
+            data: None,
+        })
+        .await
+        .expect("compare")
+        .into_inner();
+    assert_eq!(compared.series_count, 3);
+    let mase = compared.metrics.iter().find(|m| m.metric == "mase").expect("mase compared");
+    // Same series, same windows: the baseline's MASE is the one EvaluateModel reported for it.
+    let evaluated_mase = evaluated.rows[0].mean_mase.unwrap_or_default();
+    assert!((mase.baseline_value - evaluated_mase).abs() < 1e-9, "{mase:?} vs {evaluated_mase}");
+    assert!(mase.candidate_value.is_finite() && mase.candidate_value > 0.0);
+    assert!((0..=3).contains(&compared.candidate_better_count));
+    assert!(compared.metrics.iter().any(|m| m.metric == "coverage_error_95"), "{:?}", compared.metrics);
+    let unknown = client
+        .compare_models(pb::CompareModelsRequest {
+            baseline_model_id: "fcm-none".into(),
+            candidate_model_id: model_id.clone(),
+            data: None,
+        })
+        .await
+        .expect_err("unknown model");
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
     app.stop().await;
 });
