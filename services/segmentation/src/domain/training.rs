@@ -245,7 +245,9 @@ fn typical_values(description: &str, transforms: &[FeatureTransform], centroid: 
     if let Some(spend) = value("monetary") {
         parts.push(format!("{currency} {spend:.2} spent"));
     }
-    let mut line = description[..1].to_uppercase() + &description[1..];
+    let mut characters = description.chars();
+    let mut line: String =
+        characters.next().map(|first| first.to_uppercase().chain(characters).collect()).unwrap_or_default();
     if !parts.is_empty() {
         line.push_str(&format!("; typically {}", parts.join(", ")));
     }

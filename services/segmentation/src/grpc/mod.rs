@@ -251,7 +251,9 @@ impl SegmentationApi {
             }
             None => return Err(ServiceError::invalid("customer", "set features or customer_id")),
         };
-        let segment = &model.segments[placement.segment.min(model.segments.len().saturating_sub(1))];
+        let segment = model.segments.get(placement.segment).ok_or_else(|| {
+            ServiceError::internal(format!("model {} has no segment {}", loaded.version.id, placement.segment))
+        })?;
         Ok(pb::AssignCustomerResponse {
             assignment: Some(pb::SegmentAssignment {
                 customer_id,
