@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use patron_common::config::{DatabaseConfig, PeersConfig, ServerConfig, ServiceConfig};
+use patron_common::config::{DatabaseConfig, PeersConfig, ServerConfig};
 use patron_proto::common::v1::JobState;
 use patron_proto::profile::v1 as profile_pb;
 use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
@@ -92,11 +92,12 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     let profile_addr = profile.local_addr();
     tokio::spawn(profile.run_until_stopped(std::future::pending()));
-    let segmentation = patron_segmentation::Application::build(ServiceConfig {
+    let segmentation = patron_segmentation::Application::build(patron_segmentation::Config {
         server: ServerConfig { request_timeout_ms: Duration::from_secs(600), ..ServerConfig::default() },
         database: database(&scratch.join("segmentation.db")),
         telemetry: Default::default(),
         peers: PeersConfig { profile: format!("http://{profile_addr}"), ..PeersConfig::default() },
+        segmentation: Default::default(),
     })
     .await?;
     let addr = segmentation.local_addr();

@@ -10,14 +10,11 @@ use tonic::server::NamedService;
 use tonic::service::Routes;
 
 use crate::config::Config;
+use crate::grpc::profile::ProfileClient;
 use crate::grpc::{Currency, SegmentationApi};
 use crate::migration::Migrator;
 
 pub const SERVICE_NAME: &str = <SegmentationServiceServer<SegmentationApi> as NamedService>::NAME;
-
-/// Money in the feature export is in the profile service's reporting currency.
-const REPORTING_CURRENCY: &str = "USD";
-const MINOR_PER_MAJOR: f64 = 100.0;
 
 pub struct Application {
     service: DatabaseService<Migrator>,
@@ -44,8 +41,12 @@ impl Application {
             self.config.server.internal_token.as_ref(),
             self.config.peers.connect_timeout_ms,
         )?;
-        let profile = ProfileServiceClient::new(channel).max_decoding_message_size(max_message_bytes);
-        let currency = Currency { code: REPORTING_CURRENCY.to_owned(), minor_per_major: MINOR_PER_MAJOR };
+        let settings = &self.config.segmentation;
+        let currency = Currency { code: settings.currency_code.clone(), minor_per_major: settings.minor_per_major() };
+        let profile = ProfileClient {
+            client: ProfileServiceClient::new(channel).max_decoding_message_size(max_message_bytes),
+            currency_code: currency.code.clone(),
+        };
         let api = SegmentationServiceServer::new(SegmentationApi::new(self.service.db().clone(), profile, currency))
             .max_decoding_message_size(max_message_bytes)
             .max_encoding_message_size(max_message_bytes);

@@ -9,7 +9,12 @@ use tonic::Code;
 
 use super::time::timestamp;
 
-pub type ProfileClient = ProfileServiceClient<UpstreamChannel>;
+/// The profile service, and the currency whose orders its export counts.
+#[derive(Clone)]
+pub struct ProfileClient {
+    pub client: ProfileServiceClient<UpstreamChannel>,
+    pub currency_code: String,
+}
 
 const ROWS_PER_MESSAGE: i32 = 5_000;
 
@@ -34,10 +39,10 @@ pub async fn open_export(
         time_unit: TimeUnit::Days as i32,
         customer_ids,
         include_non_buyers: false,
-        currency_code: String::new(),
+        currency_code: client.currency_code.clone(),
         batch_size: ROWS_PER_MESSAGE,
     };
-    let response = client.clone().export_customer_features(request).await.map_err(upstream_error)?;
+    let response = client.client.clone().export_customer_features(request).await.map_err(upstream_error)?;
     Ok(response.into_inner())
 }
 

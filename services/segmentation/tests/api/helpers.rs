@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use patron_common::config::{DatabaseConfig, PeersConfig, ServerConfig, ServiceConfig};
+use patron_common::config::{DatabaseConfig, PeersConfig, ServerConfig};
 use patron_proto::profile::v1 as profile_pb;
 use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
 use patron_proto::segmentation::v1 as pb;
@@ -102,11 +102,12 @@ pub async fn spawn_app(store: Store) -> TestApp {
     }));
 
     let segmentation_url = fresh_database(store, "patron_segmentation").await;
-    let config = ServiceConfig {
+    let config = patron_segmentation::Config {
         server: ServerConfig { drain_timeout_ms: Duration::from_secs(5), ..ServerConfig::default() },
         database: database(&segmentation_url),
         telemetry: Default::default(),
         peers: PeersConfig { profile: format!("http://{profile_addr}"), ..PeersConfig::default() },
+        segmentation: Default::default(),
     };
     let application = patron_segmentation::Application::build(config).await.expect("segmentation builds");
     let addr = application.local_addr();
