@@ -55,7 +55,6 @@ impl Backend {
             .map_err(|error| anyhow::anyhow!("backends.{name}: invalid URL {url:?}: {error}"))?
             .connect_timeout(connect_timeout)
             .tcp_nodelay(true)
-            .http2_adaptive_window(true)
             .connect_lazy();
         Ok(Self {
             name,

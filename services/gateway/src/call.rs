@@ -46,8 +46,11 @@ impl CallRecord {
             return;
         }
         self.permit = None;
+        // Outside the rpc span: the line carries what it needs, and is
+        // cheaper to format and to skip for span exporters.
         tracing::info!(
             target: "patron_gateway::access",
+            parent: None,
             rpc = self.rpc,
             principal = &*self.principal.name,
             role = self.principal.role.name(),

@@ -168,7 +168,7 @@ impl Inner {
                     AuthError::Missing => error.to_string(),
                     AuthError::Invalid | AuthError::InvalidToken(_) => error.to_string(),
                 };
-                tracing::info!(target: "patron_gateway::access", rpc = route.policy.path, code = ?Code::Unauthenticated, "rpc");
+                tracing::info!(target: "patron_gateway::access", parent: None, rpc = route.policy.path, code = ?Code::Unauthenticated, "rpc");
                 return reply(Status::unauthenticated(message));
             }
         };

@@ -4,6 +4,8 @@
 //! marked unavailable with a reason; the call itself fails only when the
 //! customer does not exist or the request is malformed.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use patron_common::Validator;
@@ -41,7 +43,13 @@ pub struct Insight {
     segmentation: SegmentationServiceClient<Channel>,
     churn: ChurnServiceClient<Channel>,
     internal_token: Option<http::HeaderValue>,
+    /// Segment descriptions by (model_id, segment_id): a segment never
+    /// changes within its model version, so one GetSegment per segment is enough.
+    descriptions: Arc<Mutex<HashMap<(String, String), String>>>,
 }
+
+/// Bounds the description cache; models have a few dozen segments each.
+const MAX_CACHED_DESCRIPTIONS: usize = 4096;
 
 impl Insight {
     pub fn new(
@@ -55,6 +63,7 @@ impl Insight {
             segmentation: SegmentationServiceClient::new(segmentation),
             churn: ChurnServiceClient::new(churn),
             internal_token,
+            descriptions: Arc::default(),
         }
     }
 
@@ -118,17 +127,7 @@ impl Insight {
             Ok(response) => response.into_inner().assignment.unwrap_or_default(),
             Err(status) => return pb::SegmentPart { status: Some(unavailable(&status)), ..Default::default() },
         };
-        let request = segmentation::GetSegmentRequest {
-            model_id: assignment.model_id.clone(),
-            segment_id: assignment.segment_id.clone(),
-        };
-        // The description is a nicety: without it the assignment still stands.
-        let description = within(deadline, client.get_segment(self.outgoing(request, call)))
-            .await
-            .ok()
-            .and_then(|response| response.into_inner().segment)
-            .map(|segment| segment.description)
-            .unwrap_or_default();
+        let description = self.segment_description(&mut client, &assignment, call).await;
         pb::SegmentPart {
             status: Some(available()),
             model_id: assignment.model_id,
@@ -136,6 +135,34 @@ impl Insight {
             name: assignment.segment_name,
             description,
         }
+    }
+
+    /// The description is a nicety: without it the assignment still stands.
+    async fn segment_description(
+        &self,
+        client: &mut SegmentationServiceClient<Channel>,
+        assignment: &segmentation::SegmentAssignment,
+        call: &Call,
+    ) -> String {
+        let key = (assignment.model_id.clone(), assignment.segment_id.clone());
+        if let Some(description) = self.cached(&key) {
+            return description;
+        }
+        let request = segmentation::GetSegmentRequest { model_id: key.0.clone(), segment_id: key.1.clone() };
+        let Ok(response) = within(call.deadline, client.get_segment(self.outgoing(request, call))).await else {
+            return String::new();
+        };
+        let description = response.into_inner().segment.map(|segment| segment.description).unwrap_or_default();
+        let mut cache = self.descriptions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() >= MAX_CACHED_DESCRIPTIONS {
+            cache.clear();
+        }
+        cache.insert(key, description.clone());
+        description
+    }
+
+    fn cached(&self, key: &(String, String)) -> Option<String> {
+        self.descriptions.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(key).cloned()
     }
 
     async fn churn_part(&self, customer_id: &str, call: &Call) -> pb::ChurnPart {

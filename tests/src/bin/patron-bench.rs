@@ -162,12 +162,82 @@ async fn main() {
     if report.errors > 0 {
         println!("codes: {:?}; one message each: {:?}", report.codes, report.samples);
     }
+    // Each backend call of the view alone, at the same rate, to show where its time goes.
+    let parts = parts_at_rate(&suite, &args).await;
+    for (name, part) in parts {
+        row(name, &part);
+        if part.errors > 0 {
+            println!("  codes: {:?}; one message each: {:?}", part.codes, part.samples);
+        }
+    }
     let status = suite.terminate().await;
     assert!(status.success(), "suite stopped cleanly");
 
     if let Err(error) = profile_import_and_reports(&args).await {
         eprintln!("profile import bench failed: {error}");
         std::process::exit(1);
+    }
+}
+
+/// GetCustomerSummary, GetCustomerSegment and GetCustomerScore through the
+/// gateway, each alone in an open loop at the customer-360 rate.
+async fn parts_at_rate(suite: &Suite, args: &Args) -> Vec<(&'static str, LoadReport)> {
+    use patron_proto::churn::v1::GetCustomerScoreRequest;
+    use patron_proto::churn::v1::churn_service_client::ChurnServiceClient;
+    use patron_proto::segmentation::v1::GetCustomerSegmentRequest;
+    use patron_proto::segmentation::v1::segmentation_service_client::SegmentationServiceClient;
+    let duration = args.duration.min(Duration::from_secs(5));
+    let customers = args.customers;
+    let id = move |index: usize| format!("bench-{}", index % customers);
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let profile = ProfileServiceClient::new(suite.gateway());
+    let next = counter.clone();
+    let summary = open_loop(args.insight_rate, duration, move || {
+        let mut client = profile.clone();
+        let customer_id = id(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        async move {
+            let request = pb::GetCustomerSummaryRequest { customer_id, as_of: None, recent_orders: 5 };
+            client.get_customer_summary(request).await.map(|_| ())
+        }
+    })
+    .await;
+    let segmentation = SegmentationServiceClient::new(suite.gateway());
+    let next = counter.clone();
+    let segment = open_loop(args.insight_rate, duration, move || {
+        let mut client = segmentation.clone();
+        let customer_id = id(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        async move {
+            let request = GetCustomerSegmentRequest { customer_id, model_id: String::new() };
+            client.get_customer_segment(request).await.map(|_| ()).or_else(expected_absence)
+        }
+    })
+    .await;
+    let churn = ChurnServiceClient::new(suite.gateway());
+    let next = counter.clone();
+    let score = open_loop(args.insight_rate, duration, move || {
+        let mut client = churn.clone();
+        let customer_id = id(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        async move {
+            client
+                .get_customer_score(GetCustomerScoreRequest { customer_id })
+                .await
+                .map(|_| ())
+                .or_else(expected_absence)
+        }
+    })
+    .await;
+    vec![
+        ("  part: GetCustomerSummary", summary),
+        ("  part: GetCustomerSegment", segment),
+        ("  part: GetCustomerScore", score),
+    ]
+}
+
+/// Without trained models these parts answer FAILED_PRECONDITION or NOT_FOUND quickly; that is their normal answer here.
+fn expected_absence(status: tonic::Status) -> Result<(), tonic::Status> {
+    match status.code() {
+        tonic::Code::FailedPrecondition | tonic::Code::NotFound | tonic::Code::Unimplemented => Ok(()),
+        _ => Err(status),
     }
 }
 

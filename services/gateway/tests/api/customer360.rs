@@ -47,6 +47,9 @@ async fn every_part_is_filled_when_every_backend_answers() {
     // GetCustomerSegment then GetSegment for the description; GetCustomerScore.
     assert_eq!(gateway.backends.segmentation.calls(), 2);
     assert_eq!(gateway.backends.churn.calls(), 1);
+    // A segment's description is asked once per model version.
+    InsightServiceClient::new(gateway.admin()).get_customer360(request("c-360")).await.expect("again");
+    assert_eq!(gateway.backends.segmentation.calls(), 3, "only GetCustomerSegment the second time");
     // One request id for the whole fan-out, with the internal credential.
     let churn_id = gateway.backends.churn.header("x-request-id").expect("request id propagated");
     assert_eq!(gateway.backends.segmentation.header("x-request-id"), Some(churn_id));
