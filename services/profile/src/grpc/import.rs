@@ -57,6 +57,9 @@ async fn import(
         None => return Err(ServiceError::invalid("header", "the stream ended before the import header").into()),
     };
     let mut progress = ImportProgress::default();
+    // Rows written when statistics were last refreshed: refreshing each time
+    // the tables have doubled keeps plans right at a logarithmic cost.
+    let mut analyzed_at: i64 = 0;
     while let Some(message) = requests.next().await {
         let batch = match message?.payload {
             Some(pb::import_records_request::Payload::Batch(batch)) => batch,
@@ -72,12 +75,16 @@ async fn import(
         }
         let errors = write_batch(db, kind, &batch.rows, &mut progress).await?;
         progress.batches_committed += 1;
+        if progress.rows_written >= (2 * analyzed_at).max(FIRST_ANALYZE_ROWS) {
+            refresh_statistics(db, kind).await;
+            analyzed_at = progress.rows_written;
+        }
         let answer = pb::ImportRecordsResponse { progress: Some(progress), errors };
         if answers.send(Ok(answer)).await.is_err() {
             return Ok(()); // The client went away; what was committed stays.
         }
     }
-    if progress.rows_written > 0 {
+    if progress.rows_written > analyzed_at {
         refresh_statistics(db, kind).await;
     }
     progress.done = true;
@@ -85,9 +92,13 @@ async fn import(
     Ok(())
 }
 
-/// After a bulk load, PostgreSQL's planner still believes the tables hold
-/// what they held before; until autovacuum catches up it can pick plans that
-/// are quadratic in the new rows. ANALYZE the tables the import wrote.
+/// Rows written before the first statistics refresh of an import.
+const FIRST_ANALYZE_ROWS: i64 = 5_000;
+
+/// During and after a bulk load, PostgreSQL's planner still believes the
+/// tables hold what they held before; until autovacuum catches up it picks
+/// plans (scans of the growing tables per batch) that are quadratic in the
+/// new rows. ANALYZE the tables the import wrote.
 async fn refresh_statistics(db: &DatabaseConnection, kind: Kind) {
     use sea_orm::ConnectionTrait;
     if db.get_database_backend() != sea_orm::DbBackend::Postgres {
