@@ -115,8 +115,8 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         Self {
             backend_max_concurrent_calls: 256,
-            rate_per_second: 5_000.0,
-            rate_burst: 10_000.0,
+            rate_per_second: 20_000.0,
+            rate_burst: 40_000.0,
             breaker_failures: 5,
             breaker_cooldown_ms: Duration::from_secs(2),
             retry_attempts: 3,
