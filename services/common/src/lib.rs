@@ -12,6 +12,8 @@ pub mod server;
 pub mod service;
 pub mod storage;
 pub mod telemetry;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod upstream;
 
 pub use error::{FieldViolation, ServiceError, Validator};

@@ -9,8 +9,9 @@ use patron_common::ServiceError;
 use patron_common::registry::{
     ActiveModel, JobBoard, ListModelsQuery, ModelRegistry, NewModelVersion, RegistryTables, RequestLog,
 };
+use patron_common::testing::{Store, fresh_database};
 use patron_proto::common::v1::{JobState, ModelStatus, ModelVersion};
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{Database, DatabaseConnection};
 use sea_orm_migration::{MigrationTrait, MigratorTrait};
 
 struct Migrator;
@@ -21,29 +22,10 @@ impl MigratorTrait for Migrator {
     }
 }
 
-fn postgres_admin_url() -> String {
-    std::env::var("PATRON_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-fn unique_name() -> String {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
-    format!("patron_registry_{}_{nanos}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
 /// A migrated, empty database on SQLite or PostgreSQL.
 async fn fresh(postgres: bool) -> DatabaseConnection {
-    let url = if postgres {
-        let name = unique_name();
-        let admin = Database::connect(postgres_admin_url()).await.expect("PostgreSQL answers on 127.0.0.1:5432");
-        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-        let admin_url = postgres_admin_url();
-        format!("{}/{name}", admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base))
-    } else {
-        format!("sqlite://{}?mode=rwc", std::env::temp_dir().join(format!("{}.db", unique_name())).display())
-    };
-    let db = Database::connect(url).await.expect("connect");
+    let store = if postgres { Store::Postgres } else { Store::Sqlite };
+    let db = Database::connect(fresh_database(store, "patron_registry").await).await.expect("connect");
     Migrator::up(&db, None).await.expect("migrate");
     db
 }

@@ -2,71 +2,18 @@
 //! a fresh database on the store under test, and seeds the profile service
 //! with orders of known shape through its import RPC.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use patron_common::config::{DatabaseConfig, PeersConfig, ServerConfig, ServiceConfig};
+use patron_common::config::{PeersConfig, ServerConfig, ServiceConfig};
+use patron_common::testing::database_config;
+pub use patron_common::testing::{Store, fresh_database, remove_database};
 use patron_proto::forecast::v1 as pb;
 use patron_proto::forecast::v1::forecast_service_client::ForecastServiceClient;
 use patron_proto::profile::v1 as profile_pb;
 use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
-use sea_orm::{ConnectionTrait, Database};
-use secrecy::SecretString;
 use tokio::sync::oneshot;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Store {
-    Sqlite,
-    Postgres,
-}
-
-fn postgres_admin_url() -> String {
-    std::env::var("PATRON_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-fn unique_name(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
-    format!("{prefix}_{}_{}_{}", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-async fn fresh_database(store: Store, prefix: &str) -> String {
-    match store {
-        Store::Sqlite => {
-            let path = std::env::temp_dir().join(format!("{}.db", unique_name(prefix)));
-            format!("sqlite://{}?mode=rwc", path.display())
-        }
-        Store::Postgres => {
-            let name = unique_name(prefix);
-            let admin = Database::connect(postgres_admin_url()).await.expect("PostgreSQL answers on 127.0.0.1:5432");
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-            let admin_url = postgres_admin_url();
-            let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin_url);
-            format!("{base}/{name}")
-        }
-    }
-}
-
-async fn remove_database(url: &str) {
-    if let Some(path) = url.strip_prefix("sqlite://").and_then(|rest| rest.split('?').next()) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{path}{suffix}"));
-        }
-    } else if let (Some((_, name)), Ok(admin)) = (url.rsplit_once('/'), Database::connect(postgres_admin_url()).await) {
-        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-    }
-}
-
-fn database(url: &str) -> DatabaseConfig {
-    DatabaseConfig {
-        url: SecretString::from(url.to_owned()),
-        acquire_timeout_ms: Duration::from_millis(3000),
-        health_interval_ms: Duration::from_millis(100),
-        ..DatabaseConfig::default()
-    }
-}
 
 struct Running {
     shutdown: oneshot::Sender<()>,
@@ -84,7 +31,7 @@ pub async fn spawn_app(store: Store) -> TestApp {
     let profile_url = fresh_database(store, "patron_fc_profile").await;
     let profile_config = patron_profile::Config {
         server: ServerConfig { drain_timeout_ms: Duration::from_secs(5), ..ServerConfig::default() },
-        database: database(&profile_url),
+        database: database_config(&profile_url),
         telemetry: Default::default(),
         profile: Default::default(),
     };
@@ -98,7 +45,7 @@ pub async fn spawn_app(store: Store) -> TestApp {
     let forecast_url = fresh_database(store, "patron_forecast").await;
     let config = ServiceConfig {
         server: ServerConfig { drain_timeout_ms: Duration::from_secs(5), ..ServerConfig::default() },
-        database: database(&forecast_url),
+        database: database_config(&forecast_url),
         telemetry: Default::default(),
         peers: PeersConfig { profile: format!("http://{profile_addr}"), ..PeersConfig::default() },
     };

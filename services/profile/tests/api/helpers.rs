@@ -1,29 +1,17 @@
 //! Spawns the profile service in-process on port 0 with a fresh database:
 //! a new SQLite file, or a new PostgreSQL database on the local server.
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use patron_common::config::{DatabaseConfig, ServerConfig};
+pub use patron_common::testing::{Store, fresh_database, remove_database};
 use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
-use sea_orm::{ConnectionTrait, Database};
 use secrecy::SecretString;
 use tokio::sync::oneshot;
 use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-
-/// Where the local PostgreSQL lives; `make test` makes sure it runs.
-pub fn postgres_admin_url() -> String {
-    std::env::var("PATRON_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Store {
-    Sqlite,
-    Postgres,
-}
 
 pub struct TestApp {
     pub addr: std::net::SocketAddr,
@@ -34,41 +22,6 @@ pub struct TestApp {
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
-fn unique_name(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
-    format!("{prefix}_{}_{}_{}", std::process::id(), nanos, COUNTER.fetch_add(1, Ordering::Relaxed))
-}
-
-/// A database URL for a fresh, empty database on `store`.
-pub async fn fresh_database(store: Store) -> String {
-    match store {
-        Store::Sqlite => {
-            let path = std::env::temp_dir().join(format!("{}.db", unique_name("patron_profile")));
-            format!("sqlite://{}?mode=rwc", path.display())
-        }
-        Store::Postgres => {
-            let name = unique_name("patron_profile");
-            let admin = Database::connect(postgres_admin_url()).await.expect("PostgreSQL answers on 127.0.0.1:5432");
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
-            let admin_url = postgres_admin_url();
-            let base = admin_url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&admin_url);
-            format!("{base}/{name}")
-        }
-    }
-}
-
-/// Drops a test database (PostgreSQL) or deletes its file (SQLite); best effort.
-pub async fn remove_database(url: &str) {
-    if let Some(path) = url.strip_prefix("sqlite://").and_then(|rest| rest.split('?').next()) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{path}{suffix}"));
-        }
-    } else if let (Some((_, name)), Ok(admin)) = (url.rsplit_once('/'), Database::connect(postgres_admin_url()).await) {
-        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-    }
-}
-
 pub struct AppOptions {
     pub database_url: String,
     pub max_message_bytes: usize,
@@ -77,7 +30,11 @@ pub struct AppOptions {
 
 impl AppOptions {
     pub async fn on(store: Store) -> Self {
-        Self { database_url: fresh_database(store).await, max_message_bytes: 4 * 1024 * 1024, max_concurrent_calls: 64 }
+        Self {
+            database_url: patron_common::testing::fresh_database(store, "patron_profile").await,
+            max_message_bytes: 4 * 1024 * 1024,
+            max_concurrent_calls: 64,
+        }
     }
 }
 

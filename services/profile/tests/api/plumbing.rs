@@ -11,7 +11,7 @@ use crate::helpers::{AppOptions, DatabaseLink, Store, fresh_database, spawn_with
 
 #[tokio::test]
 async fn health_follows_the_database() {
-    let database_url = fresh_database(Store::Postgres).await;
+    let database_url = fresh_database(Store::Postgres, "patron_profile").await;
     let link = DatabaseLink::start("127.0.0.1:5432".parse().unwrap()).await;
     let relayed = database_url.replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", link.port), 1);
     assert_ne!(relayed, database_url, "the test database goes through the relay");
