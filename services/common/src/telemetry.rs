@@ -9,6 +9,7 @@ use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
+use std::io::IsTerminal;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -51,7 +52,10 @@ pub fn init(service_name: &'static str, config: &TelemetryConfig) -> anyhow::Res
 
     let fmt_layer = match config.log_format {
         LogFormat::Json => tracing_subscriber::fmt::layer().json().with_current_span(false).boxed(),
-        LogFormat::Text => tracing_subscriber::fmt::layer().with_target(true).boxed(),
+        // Colour only for a terminal: `patron up` and orchestrators send the output to files.
+        LogFormat::Text => {
+            tracing_subscriber::fmt::layer().with_target(true).with_ansi(std::io::stdout().is_terminal()).boxed()
+        }
     };
     tracing_subscriber::registry().with(filter).with(fmt_layer).with(otel_layer).try_init()?;
     if let Some(endpoint) = endpoint {

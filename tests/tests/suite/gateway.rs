@@ -89,6 +89,7 @@ async fn every_rpc_needs_a_token_backends_need_the_gateway_and_the_logs_hold_no_
     let (status, logs) = suite.terminate_collecting_logs().await;
     assert!(status.success());
     assert!(logs.contains("patron_gateway::access"), "the access log is there: {} bytes", logs.len());
+    assert!(!logs.contains('\u{1b}'), "log files carry no terminal colour codes");
     let access_360 = logs
         .lines()
         .find(|line| line.contains("access") && line.contains("GetCustomer360") && line.contains("principal"));
