@@ -591,7 +591,10 @@ impl ForecastService for ForecastApi {
     async fn compare_models(&self, request: Request<pb::CompareModelsRequest>) -> RpcResult<pb::CompareModelsResponse> {
         let request = request.into_inner();
         let mut validator = Validator::new();
-        validator.identifier("baseline_model_id", &request.baseline_model_id, 128);
+        // An empty baseline is the active version, as in segmentation and churn.
+        if !request.baseline_model_id.is_empty() {
+            validator.identifier("baseline_model_id", &request.baseline_model_id, 128);
+        }
         validator.identifier("candidate_model_id", &request.candidate_model_id, 128);
         validator.finish()?;
         let baseline = self.usable_model(&request.baseline_model_id).await?;

@@ -212,6 +212,18 @@ on_every_store!(trains_activates_batches_and_lists, |store: Store| async move {
     assert!(mase.candidate_value.is_finite() && mase.candidate_value > 0.0);
     assert!((0..=3).contains(&compared.candidate_better_count));
     assert!(compared.metrics.iter().any(|m| m.metric == "coverage_error_95"), "{:?}", compared.metrics);
+    // An empty baseline is the active version (here the same model).
+    let against_active = client
+        .compare_models(pb::CompareModelsRequest {
+            baseline_model_id: String::new(),
+            candidate_model_id: naive.model_version_id.clone(),
+            data: None,
+        })
+        .await
+        .expect("compare with the active version")
+        .into_inner();
+    let active_mase = against_active.metrics.iter().find(|m| m.metric == "mase").expect("mase compared");
+    assert!((active_mase.baseline_value - mase.baseline_value).abs() < 1e-9, "{active_mase:?} vs {mase:?}");
     let unknown = client
         .compare_models(pb::CompareModelsRequest {
             baseline_model_id: "fcm-none".into(),
