@@ -55,7 +55,7 @@ impl ChurnApi {
             .requests
             .once(&request.request_id, "ActivateModel", &request, async {
                 let activation = self
-                    .registry
+                    .models
                     .activate(&request.model_id)
                     .await
                     .map_err(parse::unknown_model_is_invalid("model_id"))?;
@@ -65,7 +65,6 @@ impl ChurnApi {
                 })
             })
             .await?;
-        self.models.refresh().await?;
         Ok(response)
     }
 
@@ -79,14 +78,13 @@ impl ChurnApi {
         let response = self
             .requests
             .once(&request.request_id, "RollbackModel", &request, async {
-                let activation = self.registry.rollback().await?;
+                let activation = self.models.rollback().await?;
                 Ok(pb::RollbackModelResponse {
                     model: Some(activation.model),
                     previous_model_id: activation.previous_model_id,
                 })
             })
             .await?;
-        self.models.refresh().await?;
         Ok(response)
     }
 

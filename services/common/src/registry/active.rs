@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use patron_proto::common::v1::ModelVersion;
 
-use super::models::ModelRegistry;
+use super::models::{Activation, ModelRegistry};
 use crate::ServiceError;
 
 /// Turns a version's stored payload into the service's in-memory model.
@@ -98,6 +98,21 @@ impl<T: Send + Sync + 'static> ActiveModel<T> {
     /// rolled back, so its own next call already sees the change).
     pub async fn refresh(&self) -> Result<(), ServiceError> {
         self.inner.refresh().await
+    }
+
+    /// ActivateModel: makes `model_id` active and serves it on this replica at
+    /// once; other replicas follow within one poll.
+    pub async fn activate(&self, model_id: &str) -> Result<Activation, ServiceError> {
+        let activation = self.inner.registry.activate(model_id).await?;
+        self.refresh().await?;
+        Ok(activation)
+    }
+
+    /// RollbackModel: re-activates the previous version, served here at once.
+    pub async fn rollback(&self) -> Result<Activation, ServiceError> {
+        let activation = self.inner.registry.rollback().await?;
+        self.refresh().await?;
+        Ok(activation)
     }
 }
 

@@ -551,8 +551,7 @@ impl ForecastService for ForecastApi {
     async fn activate_model(&self, request: Request<pb::ActivateModelRequest>) -> RpcResult<pb::ActivateModelResponse> {
         let request = request.into_inner();
         let run = async {
-            let activation = self.registry.activate(&request.model_id).await?;
-            self.active.refresh().await?;
+            let activation = self.active.activate(&request.model_id).await?;
             Ok(pb::ActivateModelResponse {
                 model: Some(activation.model),
                 previous_model_id: activation.previous_model_id,
@@ -566,8 +565,7 @@ impl ForecastService for ForecastApi {
     async fn rollback_model(&self, request: Request<pb::RollbackModelRequest>) -> RpcResult<pb::RollbackModelResponse> {
         let request = request.into_inner();
         let run = async {
-            let activation = self.registry.rollback().await?;
-            self.active.refresh().await?;
+            let activation = self.active.rollback().await?;
             Ok(pb::RollbackModelResponse {
                 model: Some(activation.model),
                 previous_model_id: activation.previous_model_id,

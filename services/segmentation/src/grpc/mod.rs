@@ -363,14 +363,13 @@ impl SegmentationService for SegmentationApi {
         let response = self
             .requests
             .once(&request.request_id, "ActivateModel", &request, async {
-                let activation = self.registry.activate(&request.model_id).await?;
+                let activation = self.active.activate(&request.model_id).await?;
                 Ok(pb::ActivateModelResponse {
                     model: Some(activation.model),
                     previous_model_id: activation.previous_model_id,
                 })
             })
             .await?;
-        self.active.refresh().await?;
         Ok(Response::new(response))
     }
 
@@ -379,14 +378,13 @@ impl SegmentationService for SegmentationApi {
         let response = self
             .requests
             .once(&request.request_id, "RollbackModel", &request, async {
-                let activation = self.registry.rollback().await?;
+                let activation = self.active.rollback().await?;
                 Ok(pb::RollbackModelResponse {
                     model: Some(activation.model),
                     previous_model_id: activation.previous_model_id,
                 })
             })
             .await?;
-        self.active.refresh().await?;
         Ok(Response::new(response))
     }
 
