@@ -11,6 +11,11 @@ TAG ?= dev
 # The manifest checks' own virtual environment (kubernetes-validate from PyPI, at install time only).
 K8S_VENV := .venv-k8s
 K8S_CHECK := $(K8S_VENV)/bin/python -m unittest discover --start-directory tests/k8s -v
+# The Python client's virtual environment: pinned requirements, then the
+# package itself (its gRPC stubs are generated from proto/ when it is built).
+PY_VENV := .venv-py
+PY_CLIENT := clients/python
+PY_TEST := $(PY_VENV)/bin/python -m pytest $(PY_CLIENT)/tests
 
 .DEFAULT_GOAL := help
 
@@ -28,9 +33,10 @@ build: ## Build every crate in debug mode
 	$(CARGO) build --workspace --all-targets
 
 .PHONY: test
-test: postgres lint-rust lint-proto $(K8S_VENV)/installed ## The full suite: fmt, clippy, buf lint, Kubernetes manifests, unit, per-service, storage (SQLite + PostgreSQL) and cross-service tests
+test: postgres lint-rust lint-proto $(K8S_VENV)/installed $(PY_VENV)/installed ## The full suite: fmt, clippy, buf lint, Kubernetes manifests, unit, per-service, storage (SQLite + PostgreSQL), cross-service and Python client tests
 	$(CARGO) build --workspace --bins
 	$(K8S_CHECK)
+	$(PY_TEST)
 	./scripts/cargo-test.sh
 
 .PHONY: postgres
@@ -63,6 +69,18 @@ $(K8S_VENV)/installed: tests/k8s/requirements.txt
 	$(K8S_VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/k8s/requirements.txt
 	@touch $@
 
+.PHONY: test-python
+test-python: $(PY_VENV)/installed ## The Python client's tests (pytest) against a suite started from the debug binaries
+	$(CARGO) build --workspace --bins
+	$(PY_TEST)
+
+# Rebuilt only when the requirements, the package or the protos change.
+$(PY_VENV)/installed: $(PY_CLIENT)/requirements.txt $(PY_CLIENT)/pyproject.toml $(PY_CLIENT)/setup.py $(wildcard $(PY_CLIENT)/src/patron/*.py) $(wildcard proto/patron/*/v1/*.proto)
+	$(PYTHON) -m venv $(PY_VENV)
+	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check -r $(PY_CLIENT)/requirements.txt
+	$(PY_VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps --force-reinstall ./$(PY_CLIENT)
+	@touch $@
+
 .PHONY: images
 images: ## Build the container image holding every binary: IMAGE=patron TAG=dev by default
 	@$(DOCKER) info >/dev/null 2>&1 || { echo "no Docker daemon answers: start one to build images" >&2; exit 1; }
@@ -85,4 +103,4 @@ fmt: ## Format the code
 .PHONY: clean
 clean: ## Remove build output and local data
 	$(CARGO) clean
-	rm -rf data node_modules $(K8S_VENV)
+	rm -rf data node_modules $(K8S_VENV) $(PY_VENV)
