@@ -296,20 +296,23 @@ async fn profile_import_and_reports(args: &Args) -> Result<(), Box<dyn std::erro
     println!("|{:-<36}|{:-<11}|{:-<11}|{:-<11}|", "", "", "", "");
     let client = ProfileServiceClient::new(profile.channel());
     let ms = |duration: Duration| duration.as_secs_f64() * 1e3;
-    let (p50, p99, max) = latency(20, || {
+    let kpis = || {
         let mut client = client.clone();
         async move { client.get_kpis(pb::GetKpisRequest { window: year_window(), filter: None }).await.map(|_| ()) }
-    })
-    .await?;
-    println!("| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |", "GetKpis", ms(p50), ms(p99), ms(max));
-    let (p50, p99, max) = latency(20, || {
+    };
+    let pareto = || {
         let mut client = client.clone();
         async move {
             let request = pb::GetParetoReportRequest { window: year_window(), ..Default::default() };
             client.get_pareto_report(request).await.map(|_| ())
         }
-    })
-    .await?;
+    };
+    // The first report after a write reloads the profile service's order rollup.
+    let (first, _, _) = latency(1, kpis).await?;
+    println!("| {:<34} | {:>9.1} | {:>9} | {:>9} |", "GetKpis, first after the import", ms(first), "-", "-");
+    let (p50, p99, max) = latency(20, kpis).await?;
+    println!("| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |", "GetKpis", ms(p50), ms(p99), ms(max));
+    let (p50, p99, max) = latency(20, pareto).await?;
     println!("| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |", "GetParetoReport", ms(p50), ms(p99), ms(max));
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

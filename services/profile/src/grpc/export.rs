@@ -9,7 +9,7 @@ use tonic::Status;
 
 use super::{parse, render};
 use crate::config::ProfileSettings;
-use crate::domain::features;
+use crate::domain::features::{self, CustomerFacts};
 use crate::domain::time::{MICROS_PER_DAY, Micros};
 use crate::store::features::{self as store, FeatureScope};
 use crate::store::series;
@@ -84,9 +84,8 @@ impl FeatureExport {
         rows: &mpsc::Sender<Result<pb::ExportCustomerFeaturesResponse, Status>>,
     ) -> Result<(), ServiceError> {
         let unit_days = if self.unit == TimeUnit::Weeks { 7.0 } else { 1.0 };
-        let send = |chunk: store::Chunk| {
-            let batch: Vec<pb::CustomerFeatures> = chunk
-                .facts
+        let send = |facts: Vec<CustomerFacts>| {
+            let batch: Vec<pb::CustomerFeatures> = facts
                 .into_iter()
                 .map(|facts| render::features(features::compute(facts, self.scope.cutoff, unit_days), self.unit))
                 .collect();
@@ -96,24 +95,57 @@ impl FeatureExport {
             Some(ids) => {
                 for ids in ids.chunks(self.batch_size) {
                     let chunk = store::next_chunk(db, &self.scope, Some(ids), 0, self.batch_size).await?;
-                    if send(chunk).await.is_err() {
+                    if send(chunk.facts).await.is_err() {
                         return Ok(());
                     }
                 }
             }
             None => {
-                let mut after = 0;
-                loop {
-                    let chunk = store::next_chunk(db, &self.scope, None, after, self.batch_size).await?;
-                    let Some(last) = chunk.last_id else { break };
-                    after = last;
-                    if send(chunk).await.is_err() {
-                        return Ok(()); // The client went away.
+                // A reader task fetches the next customers while these are computed and sent.
+                let (chunks, mut ready) = mpsc::channel(1);
+                let reading = read_all(db.clone(), self.scope.clone(), chunks);
+                let reader = tokio::spawn(tracing::Instrument::instrument(reading, tracing::Span::current()));
+                while let Some(chunk) = ready.recv().await {
+                    let mut facts = chunk?.facts;
+                    while !facts.is_empty() {
+                        let rest = facts.split_off(facts.len().min(self.batch_size));
+                        if send(std::mem::replace(&mut facts, rest)).await.is_err() {
+                            reader.abort();
+                            return Ok(()); // The client went away.
+                        }
                     }
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Customers read per database round: several messages' worth, so the
+/// per-chunk queries are fewer and each covers a longer id range.
+const CUSTOMERS_PER_READ: usize = 5_000;
+
+/// Reads every selected customer's facts in id order, a chunk at a time,
+/// until the customers or the receiver run out.
+async fn read_all(
+    db: DatabaseConnection,
+    scope: FeatureScope,
+    chunks: mpsc::Sender<Result<store::Chunk, ServiceError>>,
+) {
+    let mut after = 0;
+    loop {
+        let chunk = match store::next_chunk(&db, &scope, None, after, CUSTOMERS_PER_READ).await {
+            Ok(chunk) => chunk,
+            Err(error) => {
+                let _ = chunks.send(Err(error)).await;
+                return;
+            }
+        };
+        let Some(last) = chunk.last_id else { return };
+        if chunks.send(Ok(chunk)).await.is_err() {
+            return; // The stream was dropped.
+        }
+        after = last;
     }
 }
 

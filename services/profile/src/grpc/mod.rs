@@ -26,11 +26,13 @@ use crate::store::{customers, erasure, events, orders};
 pub struct ProfileApi {
     db: DatabaseConnection,
     settings: ProfileSettings,
+    /// The reports' rollup of the orders, reloaded when they change.
+    order_facts: crate::store::order_facts::OrderFactsCache,
 }
 
 impl ProfileApi {
     pub fn new(db: DatabaseConnection, settings: ProfileSettings) -> Self {
-        Self { db, settings }
+        Self { db, settings, order_facts: Default::default() }
     }
 }
 
@@ -296,14 +298,16 @@ impl ProfileService for ProfileApi {
     }
 
     async fn get_kpis(&self, request: Request<pb::GetKpisRequest>) -> RpcResult<pb::GetKpisResponse> {
-        Ok(Response::new(reports::get_kpis(&self.db, &self.settings, request.get_ref()).await?))
+        Ok(Response::new(reports::get_kpis(&self.db, &self.order_facts, &self.settings, request.get_ref()).await?))
     }
 
     async fn get_pareto_report(
         &self,
         request: Request<pb::GetParetoReportRequest>,
     ) -> RpcResult<pb::GetParetoReportResponse> {
-        Ok(Response::new(reports::get_pareto_report(&self.db, &self.settings, request.get_ref()).await?))
+        Ok(Response::new(
+            reports::get_pareto_report(&self.db, &self.order_facts, &self.settings, request.get_ref()).await?,
+        ))
     }
 
     async fn list_lapsed_customers(

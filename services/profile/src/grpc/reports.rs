@@ -9,10 +9,13 @@ use crate::config::ProfileSettings;
 use crate::domain::order::SalesChannel;
 use crate::domain::time::{MICROS_PER_DAY, Micros};
 use crate::store::kpis::{self, Kpis, ReportFilter};
+use crate::store::order_facts::OrderFactsCache;
+use crate::store::report_filter::OrderSelection;
 use crate::store::{campaigns, lists, pareto};
 
-/// Most customer ids a report filter may list.
-pub const MAX_FILTER_CUSTOMERS: usize = 20_000;
+/// Most customer ids a report filter may list: the ids travel as one bound
+/// parameter, so this only bounds a request's memory.
+pub const MAX_FILTER_CUSTOMERS: usize = 1_000_000;
 
 pub fn report_filter(
     validator: &mut Validator,
@@ -48,6 +51,7 @@ pub fn report_filter(
 
 pub async fn get_kpis(
     db: &sea_orm::DatabaseConnection,
+    order_facts: &OrderFactsCache,
     settings: &ProfileSettings,
     request: &pb::GetKpisRequest,
 ) -> Result<pb::GetKpisResponse, ServiceError> {
@@ -57,9 +61,11 @@ pub async fn get_kpis(
     validator.finish()?;
     let Some((start, end)) = window else { return Err(ServiceError::invalid("window", "is required")) };
     let timeout = settings.abandonment_timeout_micros();
-    let current = kpis::compute(db, &filter, (start, end), timeout).await?;
-    let length = end.0 - start.0;
-    let previous = kpis::compute(db, &filter, (crate::domain::time::Micros(start.0 - length), start), timeout).await?;
+    let facts = order_facts.get(db).await?;
+    let selection = OrderSelection::resolve(db, &facts, &filter).await?;
+    let current = kpis::compute(db, &facts, &selection, &filter, (start, end), timeout).await?;
+    let previous_start = Micros(start.0 - (end.0 - start.0));
+    let previous = kpis::compute(db, &facts, &selection, &filter, (previous_start, start), timeout).await?;
     Ok(pb::GetKpisResponse {
         kpis: Some(render(current, &filter.currency_code)),
         previous: Some(render(previous, &filter.currency_code)),
@@ -102,6 +108,7 @@ fn render(kpis: Kpis, currency_code: &str) -> pb::Kpis {
 
 pub async fn get_pareto_report(
     db: &sea_orm::DatabaseConnection,
+    order_facts: &OrderFactsCache,
     settings: &ProfileSettings,
     request: &pb::GetParetoReportRequest,
 ) -> Result<pb::GetParetoReportResponse, ServiceError> {
@@ -114,32 +121,31 @@ pub async fn get_pareto_report(
     validator.check((0..=1_000).contains(&request.top_n), "top_n", "must be between 0 and 1000");
     validator.finish()?;
     let Some(window) = window else { return Err(ServiceError::invalid("window", "is required")) };
-    let customers = pareto::customer_revenue(db, &filter, window).await?;
-    let shares = if request.customer_shares.is_empty() { vec![0.2] } else { request.customer_shares.clone() };
     let top_n = if request.top_n == 0 { 20 } else { request.top_n as usize };
-    let point =
-        |share: f64| pb::ParetoPoint { customer_share: share, revenue_share: pareto::revenue_share(&customers, share) };
-    let top = |customer: &pareto::CustomerRevenue| pb::TopCustomer {
-        customer_id: customer.customer_id.clone(),
+    let facts = order_facts.get(db).await?;
+    let selection = OrderSelection::resolve(db, &facts, &filter).await?;
+    let report = pareto::report(db, &facts, &selection, window, top_n).await?;
+    let shares = if request.customer_shares.is_empty() { vec![0.2] } else { request.customer_shares.clone() };
+    let point = |share: f64| pb::ParetoPoint {
+        customer_share: share,
+        revenue_share: pareto::revenue_share(&report.revenues, share),
+    };
+    let top = |customer: pareto::CustomerRevenue| pb::TopCustomer {
+        customer_id: customer.customer_id,
         revenue_minor: customer.revenue_minor,
         margin_minor: customer.margin_minor,
         orders: customer.orders,
     };
-    let mut by_margin: Vec<&pareto::CustomerRevenue> =
-        customers.iter().filter(|customer| customer.margin_minor.is_some()).collect();
-    by_margin.sort_by(|left, right| {
-        right.margin_minor.cmp(&left.margin_minor).then(left.customer_id.cmp(&right.customer_id))
-    });
     Ok(pb::GetParetoReportResponse {
-        customers: customers.len() as i64,
+        customers: report.revenues.len() as i64,
         revenue: Some(Money {
             currency_code: filter.currency_code.clone(),
-            amount_minor: customers.iter().map(|customer| customer.revenue_minor).sum(),
+            amount_minor: report.revenues.iter().sum(),
         }),
         points: shares.into_iter().map(point).collect(),
         curve: (1..=20).map(|step| point(f64::from(step) * 0.05)).collect(),
-        top_by_revenue: customers.iter().take(top_n).map(top).collect(),
-        top_by_margin: by_margin.into_iter().take(top_n).map(top).collect(),
+        top_by_revenue: report.top_by_revenue.into_iter().map(top).collect(),
+        top_by_margin: report.top_by_margin.into_iter().map(top).collect(),
     })
 }
 

@@ -1,12 +1,12 @@
 //! Gathers the facts behind the feature export, a chunk of customers at a
-//! time: a handful of grouped queries per chunk, so memory stays bounded and
-//! the first rows stream out at once. Only events strictly before the cutoff
+//! time: a handful of independent grouped queries per chunk, run at once, so
+//! memory stays bounded and the first rows stream out at once. Only events strictly before the cutoff
 //! are read, so nothing after it leaks in.
 
 use std::collections::HashMap;
 
 use patron_common::ServiceError;
-use sea_orm::{ConnectionTrait, Value};
+use sea_orm::{ConnectionTrait, QueryResult, Value};
 
 use super::sql::{self, int, optional_int, text};
 use crate::domain::customer::{ConsentChannel, ConsentState};
@@ -80,6 +80,9 @@ pub async fn next_chunk(
     Ok(Chunk { facts, last_id: ids.last().copied() })
 }
 
+/// The rows of the customers `first_id..=last_id` from each fact table. The
+/// queries are independent, so they run at once, each on its own pooled
+/// connection.
 async fn fill(
     db: &impl ConnectionTrait,
     scope: &FeatureScope,
@@ -88,37 +91,101 @@ async fn fill(
     position: &HashMap<i64, usize>,
     facts: &mut [CustomerFacts],
 ) -> Result<(), ServiceError> {
-    let range = || -> Vec<Value> { vec![first_id.into(), last_id.into(), scope.cutoff.0.into()] };
-    let at = |customer_id: i64| position.get(&customer_id).copied();
+    let range = (first_id, last_id);
+    let (orders, categories, contacts, feedback, carts, consents) = tokio::try_join!(
+        order_rows(db, scope, range),
+        category_rows(db, scope, range),
+        contact_rows(db, scope, range),
+        feedback_rows(db, scope, range),
+        cart_rows(db, scope, range),
+        consent_rows(db, scope, range),
+    )?;
+    let at = |row: &QueryResult| -> Result<Option<usize>, ServiceError> {
+        Ok(position.get(&int(row, "customer_id")?).copied())
+    };
+    let completed = OrderStatus::Completed as i64;
+    for row in &orders {
+        let Some(customer) = at(row)?.and_then(|index| facts.get_mut(index)) else { continue };
+        let status = int(row, "status")?;
+        if status == completed {
+            let channel = SalesChannel::from_code(int(row, "channel")? as i32).unwrap_or(SalesChannel::Store);
+            customer.purchases.push(PurchaseFact {
+                at: Micros(int(row, "place_time_us")?),
+                total_minor: int(row, "total_minor")?,
+                channel,
+            });
+        } else if status == OrderStatus::Returned as i64 {
+            customer.returns += 1;
+        }
+    }
+    for row in &categories {
+        if let Some(customer) = at(row)?.and_then(|index| facts.get_mut(index)) {
+            customer.category_count = int(row, "categories")?;
+        }
+    }
+    for row in &contacts {
+        if let Some(customer) = at(row)?.and_then(|index| facts.get_mut(index)) {
+            customer.contacts = int(row, "contacts")?;
+            customer.complaints = int(row, "complaints")?;
+            customer.last_contact = optional_int(row, "last_contact")?.map(Micros);
+        }
+    }
+    // Ordered by time, so the last answer of each kind wins.
+    for row in &feedback {
+        if let Some(customer) = at(row)?.and_then(|index| facts.get_mut(index)) {
+            if let Some(nps) = optional_int(row, "nps")? {
+                customer.last_nps = Some(nps as i32);
+            }
+            if let Some(csat) = optional_int(row, "csat")? {
+                customer.last_csat = Some(csat as i32);
+            }
+        }
+    }
+    for row in &carts {
+        let abandoned = int(row, "converted")? == 0
+            && int(row, "last_event")?.saturating_add(scope.abandonment_timeout_micros) <= scope.cutoff.0;
+        if let (true, Some(customer)) = (abandoned, at(row)?.and_then(|index| facts.get_mut(index))) {
+            customer.abandoned_carts += 1;
+        }
+    }
+    for row in &consents {
+        let channel = ConsentChannel::from_code(int(row, "channel")? as i32);
+        if let (Some(channel), Some(customer)) = (channel, at(row)?.and_then(|index| facts.get_mut(index))) {
+            customer.consents_granted.insert(channel);
+        }
+    }
+    Ok(())
+}
 
-    let completed = OrderStatus::Completed as i16;
-    let mut values = range();
+/// `customer_id BETWEEN first AND last` and the cutoff, as values.
+fn range_values(scope: &FeatureScope, (first_id, last_id): (i64, i64)) -> Vec<Value> {
+    vec![first_id.into(), last_id.into(), scope.cutoff.0.into()]
+}
+
+async fn order_rows(
+    db: &impl ConnectionTrait,
+    scope: &FeatureScope,
+    range: (i64, i64),
+) -> Result<Vec<QueryResult>, ServiceError> {
+    let mut values = range_values(scope, range);
     values.push(scope.currency_code.clone().into());
-    for row in sql::query(
+    sql::query(
         db,
         "SELECT customer_id, place_time_us, total_minor, channel, status FROM orders \
          WHERE customer_id BETWEEN ? AND ? AND place_time_us < ? AND currency_code = ?",
         values,
     )
-    .await?
-    {
-        let Some(index) = at(int(&row, "customer_id")?) else { continue };
-        let status = int(&row, "status")?;
-        if status == i64::from(completed) {
-            let channel = SalesChannel::from_code(int(&row, "channel")? as i32).unwrap_or(SalesChannel::Store);
-            facts[index].purchases.push(PurchaseFact {
-                at: Micros(int(&row, "place_time_us")?),
-                total_minor: int(&row, "total_minor")?,
-                channel,
-            });
-        } else if status == OrderStatus::Returned as i64 {
-            facts[index].returns += 1;
-        }
-    }
+    .await
+}
 
-    let mut values = range();
-    values.push(completed.into());
-    for row in sql::query(
+async fn category_rows(
+    db: &impl ConnectionTrait,
+    scope: &FeatureScope,
+    range: (i64, i64),
+) -> Result<Vec<QueryResult>, ServiceError> {
+    let mut values = range_values(scope, range);
+    values.push((OrderStatus::Completed as i16).into());
+    sql::query(
         db,
         "SELECT o.customer_id, COUNT(DISTINCT l.category) AS categories FROM order_lines l \
          JOIN orders o ON o.id = l.order_id \
@@ -126,51 +193,46 @@ async fn fill(
          GROUP BY o.customer_id",
         values,
     )
-    .await?
-    {
-        if let Some(index) = at(int(&row, "customer_id")?) {
-            facts[index].category_count = int(&row, "categories")?;
-        }
-    }
+    .await
+}
 
-    for row in sql::query(
+async fn contact_rows(
+    db: &impl ConnectionTrait,
+    scope: &FeatureScope,
+    range: (i64, i64),
+) -> Result<Vec<QueryResult>, ServiceError> {
+    sql::query(
         db,
         "SELECT customer_id, COUNT(*) AS contacts, \
          COUNT(CASE WHEN complaint THEN 1 END) AS complaints, MAX(open_time_us) AS last_contact \
          FROM support_contacts WHERE customer_id BETWEEN ? AND ? AND open_time_us < ? GROUP BY customer_id",
-        range(),
+        range_values(scope, range),
     )
-    .await?
-    {
-        if let Some(index) = at(int(&row, "customer_id")?) {
-            facts[index].contacts = int(&row, "contacts")?;
-            facts[index].complaints = int(&row, "complaints")?;
-            facts[index].last_contact = optional_int(&row, "last_contact")?.map(Micros);
-        }
-    }
+    .await
+}
 
-    // Ordered by time, so the last answer of each kind wins.
-    for row in sql::query(
+async fn feedback_rows(
+    db: &impl ConnectionTrait,
+    scope: &FeatureScope,
+    range: (i64, i64),
+) -> Result<Vec<QueryResult>, ServiceError> {
+    sql::query(
         db,
         "SELECT customer_id, nps, csat FROM feedback \
          WHERE customer_id BETWEEN ? AND ? AND submit_time_us < ? ORDER BY submit_time_us, id",
-        range(),
+        range_values(scope, range),
     )
-    .await?
-    {
-        if let Some(index) = at(int(&row, "customer_id")?) {
-            if let Some(nps) = optional_int(&row, "nps")? {
-                facts[index].last_nps = Some(nps as i32);
-            }
-            if let Some(csat) = optional_int(&row, "csat")? {
-                facts[index].last_csat = Some(csat as i32);
-            }
-        }
-    }
+    .await
+}
 
-    let mut values = range();
+async fn cart_rows(
+    db: &impl ConnectionTrait,
+    scope: &FeatureScope,
+    range: (i64, i64),
+) -> Result<Vec<QueryResult>, ServiceError> {
+    let mut values = range_values(scope, range);
     values.insert(0, Value::from(3_i16)); // CONVERTED
-    for row in sql::query(
+    sql::query(
         db,
         "SELECT customer_id, cart_id, MAX(event_time_us) AS last_event, \
          MAX(CASE WHEN event_type = ? THEN 1 ELSE 0 END) AS converted \
@@ -178,29 +240,21 @@ async fn fill(
          GROUP BY customer_id, cart_id",
         values,
     )
-    .await?
-    {
-        let abandoned = int(&row, "converted")? == 0
-            && int(&row, "last_event")?.saturating_add(scope.abandonment_timeout_micros) <= scope.cutoff.0;
-        if let (true, Some(index)) = (abandoned, at(int(&row, "customer_id")?)) {
-            facts[index].abandoned_carts += 1;
-        }
-    }
+    .await
+}
 
-    let mut values = range();
+async fn consent_rows(
+    db: &impl ConnectionTrait,
+    scope: &FeatureScope,
+    range: (i64, i64),
+) -> Result<Vec<QueryResult>, ServiceError> {
+    let mut values = range_values(scope, range);
     values.push((ConsentState::Granted as i16).into());
-    for row in sql::query(
+    sql::query(
         db,
         "SELECT customer_id, channel FROM customer_consents \
          WHERE customer_id BETWEEN ? AND ? AND update_time_us < ? AND state = ?",
         values,
     )
-    .await?
-    {
-        let channel = ConsentChannel::from_code(int(&row, "channel")? as i32);
-        if let (Some(channel), Some(index)) = (channel, at(int(&row, "customer_id")?)) {
-            facts[index].consents_granted.insert(channel);
-        }
-    }
-    Ok(())
+    .await
 }

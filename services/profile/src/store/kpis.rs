@@ -1,80 +1,17 @@
-//! The retail KPIs of one period, computed by the database with grouped
-//! queries (definitions in `profile.proto`, message `Kpis`).
+//! The retail KPIs of one period (definitions in `profile.proto`, message
+//! `Kpis`): order figures from the in-memory order facts, feedback, contacts
+//! and carts from grouped queries.
 
 use patron_common::ServiceError;
 use sea_orm::{ConnectionTrait, Value};
 
+use super::order_facts::OrderFacts;
+use super::report_filter::OrderSelection;
 use super::sql::{self, int, optional_int, text};
-use crate::domain::order::{OrderStatus, SalesChannel};
+use crate::domain::order::OrderStatus;
 use crate::domain::time::{MICROS_PER_DAY, Micros};
 
-/// Restricts a report. Store, channel and region select orders (region: the
-/// order's); tag and customers select customers, and so also feedback,
-/// contacts and carts.
-#[derive(Debug, Clone, Default)]
-pub struct ReportFilter {
-    pub store_id: Option<String>,
-    pub channel: Option<SalesChannel>,
-    pub region: Option<String>,
-    pub tag: Option<String>,
-    pub customer_ids: Option<Vec<String>>,
-    pub currency_code: String,
-}
-
-impl ReportFilter {
-    /// SQL conditions on `orders o` (besides time and status) and their values.
-    pub fn order_conditions(&self) -> (String, Vec<Value>) {
-        let mut conditions = vec!["o.currency_code = ?".to_owned()];
-        let mut values: Vec<Value> = vec![self.currency_code.clone().into()];
-        if let Some(store) = &self.store_id {
-            conditions.push("o.store_id = ?".to_owned());
-            values.push(store.clone().into());
-        }
-        if let Some(channel) = self.channel {
-            conditions.push("o.channel = ?".to_owned());
-            values.push((channel as i16).into());
-        }
-        if let Some(region) = &self.region {
-            conditions.push("o.region = ?".to_owned());
-            values.push(region.clone().into());
-        }
-        let (customer_condition, customer_values) = self.customer_conditions("o.customer_id");
-        conditions.extend(customer_condition);
-        values.extend(customer_values);
-        (conditions.join(" AND "), values)
-    }
-
-    /// SQL conditions selecting rows whose `column` (an internal customer id)
-    /// passes the customer filters.
-    pub fn customer_conditions(&self, column: &str) -> (Vec<String>, Vec<Value>) {
-        let mut conditions = Vec::new();
-        let mut values: Vec<Value> = Vec::new();
-        if let Some(tag) = &self.tag {
-            conditions.push(format!("{column} IN (SELECT customer_id FROM customer_tags WHERE tag = ?)"));
-            values.push(tag.clone().into());
-        }
-        if let Some(ids) = &self.customer_ids {
-            conditions.push(format!(
-                "{column} IN (SELECT id FROM customers WHERE external_id IN ({}))",
-                sql::placeholders(ids.len())
-            ));
-            values.extend(ids.iter().map(|id| Value::from(id.clone())));
-        }
-        (conditions, values)
-    }
-
-    fn event_conditions(&self, column: &str) -> (String, Vec<Value>) {
-        let (mut conditions, mut values) = self.customer_conditions(column);
-        if let Some(region) = &self.region {
-            conditions.push(format!("{column} IN (SELECT id FROM customers WHERE region = ?)"));
-            values.push(region.clone().into());
-        }
-        if conditions.is_empty() {
-            conditions.push("1 = 1".to_owned());
-        }
-        (conditions.join(" AND "), values)
-    }
-}
+pub use super::report_filter::ReportFilter;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ComplaintRate {
@@ -151,108 +88,91 @@ fn first_int(rows: &[sea_orm::QueryResult], column: &str) -> Result<i64, Service
     }
 }
 
-/// The KPIs of `[start, end)`; the previous period is the same length just before.
+/// The KPIs of `[start, end)`; the previous period is the same length just
+/// before. Order figures come from the order facts, the rest from the
+/// (much smaller) event tables.
 pub async fn compute(
+    db: &impl ConnectionTrait,
+    facts: &OrderFacts,
+    selection: &OrderSelection,
+    filter: &ReportFilter,
+    window: (Micros, Micros),
+    abandonment_timeout_micros: i64,
+) -> Result<Kpis, ServiceError> {
+    let mut kpis = Kpis::default();
+    order_kpis(facts, selection, window, &mut kpis);
+    event_kpis(db, filter, window, abandonment_timeout_micros, &mut kpis).await?;
+    Ok(kpis)
+}
+
+const REPEAT: u8 = 1;
+const ACTIVE_BEFORE: u8 = 2;
+
+/// Orders, revenue, returns and the customer counts of `[start, end)`, in one
+/// pass over the selected orders placed before `end` (time-sorted, so each
+/// customer's first order is the first one met).
+fn order_kpis(facts: &OrderFacts, selection: &OrderSelection, (start, end): (Micros, Micros), kpis: &mut Kpis) {
+    const NO_DAY: i64 = i64::MIN;
+    let previous_start = start.0 - (end.0 - start.0);
+    let customers = facts.customer_ids.len();
+    let mut first_order = vec![i64::MAX; customers];
+    let mut first_day_in_period = vec![NO_DAY; customers];
+    let mut flags = vec![0_u8; customers];
+    let completed = OrderStatus::Completed as i16;
+    let returned = OrderStatus::Returned as i16;
+    for order in facts.before(end.0).iter().filter(|order| selection.selects(order)) {
+        let in_period = order.place_time_us >= start.0;
+        if order.status == returned {
+            kpis.returns += i64::from(in_period);
+            continue;
+        }
+        if order.status != completed {
+            continue;
+        }
+        if in_period {
+            kpis.orders += 1;
+            kpis.revenue_minor = kpis.revenue_minor.saturating_add(order.total_minor);
+        }
+        let customer = order.customer as usize;
+        let (Some(first), Some(first_day), Some(flag)) =
+            (first_order.get_mut(customer), first_day_in_period.get_mut(customer), flags.get_mut(customer))
+        else {
+            continue; // anonymous
+        };
+        *first = (*first).min(order.place_time_us);
+        kpis.customer_revenue_to_date_minor = kpis.customer_revenue_to_date_minor.saturating_add(order.total_minor);
+        if in_period {
+            let day = order.place_time_us / MICROS_PER_DAY;
+            if *first_day == NO_DAY {
+                *first_day = day;
+            } else if *first_day != day {
+                *flag |= REPEAT; // a second purchase day
+            }
+        } else if order.place_time_us >= previous_start {
+            *flag |= ACTIVE_BEFORE;
+        }
+    }
+    for ((first, first_day), flag) in first_order.iter().zip(&first_day_in_period).zip(&flags) {
+        let active = *first_day != NO_DAY;
+        kpis.customers_to_date += i64::from(*first != i64::MAX);
+        kpis.new_customers += i64::from(*first != i64::MAX && *first >= start.0);
+        kpis.active_customers += i64::from(active);
+        kpis.repeat_customers += i64::from(flag & REPEAT != 0);
+        kpis.previous_active_customers += i64::from(flag & ACTIVE_BEFORE != 0);
+        kpis.retained_customers += i64::from(active && flag & ACTIVE_BEFORE != 0);
+    }
+}
+
+/// Feedback, support contacts and carts of `[start, end)`.
+async fn event_kpis(
     db: &impl ConnectionTrait,
     filter: &ReportFilter,
     (start, end): (Micros, Micros),
     abandonment_timeout_micros: i64,
-) -> Result<Kpis, ServiceError> {
-    let previous_start = Micros(start.0 - (end.0 - start.0));
-    let (order_filter, order_values) = filter.order_conditions();
-    let completed = OrderStatus::Completed as i16;
-    let with = |extra: Vec<Value>| -> Vec<Value> {
-        let mut values = vec![Value::from(completed)];
-        values.extend(order_values.iter().cloned());
-        values.extend(extra);
-        values
-    };
-    let completed_orders = format!("FROM orders o WHERE o.status = ? AND {order_filter}");
-    let mut kpis = Kpis::default();
-
-    let rows = sql::query(
-        db,
-        &format!(
-            "SELECT COUNT(*) AS orders, CAST(SUM(o.total_minor) AS BIGINT) AS revenue {completed_orders} \
-             AND o.place_time_us >= ? AND o.place_time_us < ?"
-        ),
-        with(vec![start.0.into(), end.0.into()]),
-    )
-    .await?;
-    kpis.orders = first_int(&rows, "orders")?;
-    kpis.revenue_minor = first_int(&rows, "revenue")?;
-
-    let rows = sql::query(
-        db,
-        &format!(
-            "SELECT COUNT(*) AS active, COUNT(CASE WHEN days >= 2 THEN 1 END) AS repeaters FROM \
-             (SELECT o.customer_id, COUNT(DISTINCT o.place_time_us / {MICROS_PER_DAY}) AS days {completed_orders} \
-             AND o.customer_id IS NOT NULL AND o.place_time_us >= ? AND o.place_time_us < ? GROUP BY o.customer_id) t"
-        ),
-        with(vec![start.0.into(), end.0.into()]),
-    )
-    .await?;
-    kpis.active_customers = first_int(&rows, "active")?;
-    kpis.repeat_customers = first_int(&rows, "repeaters")?;
-
-    let rows = sql::query(
-        db,
-        &format!(
-            "SELECT COUNT(*) AS new_customers FROM (SELECT o.customer_id, MIN(o.place_time_us) AS first_order \
-             {completed_orders} AND o.customer_id IS NOT NULL AND o.place_time_us < ? GROUP BY o.customer_id) t \
-             WHERE t.first_order >= ?"
-        ),
-        with(vec![end.0.into(), start.0.into()]),
-    )
-    .await?;
-    kpis.new_customers = first_int(&rows, "new_customers")?;
-
-    // One pass with conditional aggregates rather than a join of two DISTINCT
-    // sets: its cost cannot blow up when the planner misjudges row counts.
-    let mut values = vec![Value::from(start.0), Value::from(start.0)];
-    values.extend(with(vec![previous_start.0.into(), end.0.into()]));
-    let rows = sql::query(
-        db,
-        &format!(
-            "SELECT COUNT(CASE WHEN t.previous_period = 1 THEN 1 END) AS previous_active, \
-             COUNT(CASE WHEN t.previous_period = 1 AND t.this_period = 1 THEN 1 END) AS retained FROM \
-             (SELECT o.customer_id, MAX(CASE WHEN o.place_time_us < ? THEN 1 ELSE 0 END) AS previous_period, \
-              MAX(CASE WHEN o.place_time_us >= ? THEN 1 ELSE 0 END) AS this_period {completed_orders} \
-              AND o.customer_id IS NOT NULL AND o.place_time_us >= ? AND o.place_time_us < ? GROUP BY o.customer_id) t"
-        ),
-        values,
-    )
-    .await?;
-    kpis.previous_active_customers = first_int(&rows, "previous_active")?;
-    kpis.retained_customers = first_int(&rows, "retained")?;
-
-    let rows = sql::query(
-        db,
-        &format!(
-            "SELECT COUNT(DISTINCT o.customer_id) AS customers, CAST(SUM(o.total_minor) AS BIGINT) AS revenue \
-             {completed_orders} AND o.customer_id IS NOT NULL AND o.place_time_us < ?"
-        ),
-        with(vec![end.0.into()]),
-    )
-    .await?;
-    kpis.customers_to_date = first_int(&rows, "customers")?;
-    kpis.customer_revenue_to_date_minor = first_int(&rows, "revenue")?;
-
-    let mut values = vec![Value::from(OrderStatus::Returned as i16)];
-    values.extend(order_values.iter().cloned());
-    values.extend([start.0.into(), end.0.into()]);
-    let rows = sql::query(
-        db,
-        &format!(
-            "SELECT COUNT(*) AS returns FROM orders o WHERE o.status = ? AND {order_filter} \
-             AND o.place_time_us >= ? AND o.place_time_us < ?"
-        ),
-        values,
-    )
-    .await?;
-    kpis.returns = first_int(&rows, "returns")?;
-
-    let (feedback_filter, mut values) = filter.event_conditions("f.customer_id");
+    kpis: &mut Kpis,
+) -> Result<(), ServiceError> {
+    let backend = db.get_database_backend();
+    let (feedback_filter, mut values) = filter.event_conditions(backend, "f.customer_id");
     values.extend([start.0.into(), end.0.into()]);
     let rows = sql::query(
         db,
@@ -271,7 +191,7 @@ pub async fn compute(
     kpis.csat_responses = first_int(&rows, "csat_responses")?;
     kpis.satisfied = first_int(&rows, "satisfied")?;
 
-    let (contact_filter, mut values) = filter.event_conditions("k.customer_id");
+    let (contact_filter, mut values) = filter.event_conditions(backend, "k.customer_id");
     values.extend([start.0.into(), end.0.into()]);
     for row in sql::query(
         db,
@@ -293,7 +213,7 @@ pub async fn compute(
         kpis.complaint_rates.push(rate);
     }
 
-    let (cart_filter, mut values) = filter.event_conditions("e.customer_id");
+    let (cart_filter, mut values) = filter.event_conditions(backend, "e.customer_id");
     values.insert(0, Value::from(3_i16)); // CONVERTED
     values.insert(0, Value::from(1_i16)); // CREATED
     values.extend([start.0.into(), end.0.into()]);
@@ -318,5 +238,5 @@ pub async fn compute(
             kpis.carts_abandoned += 1;
         }
     }
-    Ok(kpis)
+    Ok(())
 }

@@ -92,11 +92,12 @@ pub async fn sales(db: &impl ConnectionTrait, query: &SeriesQuery) -> Result<Ser
         query.window.1.0.into(),
     ];
     if query.level == Level::Customers {
+        // One bound parameter for the whole set, however many members it has.
         conditions.push(format!(
             "o.customer_id IN (SELECT id FROM customers WHERE external_id IN ({}))",
-            sql::placeholders(query.customer_ids.len())
+            sql::text_set(db.get_database_backend())
         ));
-        values.extend(query.customer_ids.iter().map(|id| Value::from(id.clone())));
+        values.push(sql::text_list(&query.customer_ids));
     }
     // PostgreSQL refuses to group by a constant, so a single series groups by day only.
     let group_by = if key == "''" { day.clone() } else { format!("{key}, {day}") };

@@ -56,6 +56,21 @@ pub fn placeholders(count: usize) -> String {
     vec!["?"; count].join(", ")
 }
 
+/// A subquery yielding the strings of one bound parameter, [`text_list`]:
+/// any number of values through a single placeholder, where an `IN (?, ?, …)`
+/// list would hit the drivers' limit on bound parameters.
+pub fn text_set(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Postgres => "SELECT jsonb_array_elements_text(CAST(? AS jsonb))",
+        _ => "SELECT value FROM json_each(?)",
+    }
+}
+
+/// The parameter of [`text_set`]: the values as a JSON array.
+pub fn text_list(values: &[String]) -> Value {
+    Value::from(serde_json::Value::from(values.to_vec()).to_string())
+}
+
 /// "(?, ?, ?), (?, ?, ?)" for `rows` rows of `columns` values.
 pub fn values_list(rows: usize, columns: usize) -> String {
     let row = format!("({})", placeholders(columns));

@@ -5,7 +5,12 @@ use patron_proto::profile::v1 as pb;
 
 use crate::helpers::{Store, TestApp, spawn_app, utc};
 
-on_every_store!(every_kpi_on_a_hand_checked_dataset, pareto_lapsed_carts_and_campaign_on_the_same_dataset);
+on_every_store!(
+    every_kpi_on_a_hand_checked_dataset,
+    pareto_lapsed_carts_and_campaign_on_the_same_dataset,
+    reports_follow_recording_import_and_erasure,
+    a_filter_may_list_more_customers_than_a_query_has_parameters,
+);
 
 fn march(day: u32, hour: u32) -> Option<prost_types::Timestamp> {
     utc(2024, 3, day, hour)
@@ -305,5 +310,112 @@ async fn pareto_lapsed_carts_and_campaign_on_the_same_dataset(store: Store) {
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), tonic::Code::NotFound);
+    app.stop().await.unwrap();
+}
+
+async fn pareto(app: &mut TestApp) -> pb::GetParetoReportResponse {
+    let request = pb::GetParetoReportRequest { window: march_window(), ..Default::default() };
+    app.client.get_pareto_report(request).await.unwrap().into_inner()
+}
+
+fn imported_order(customer: &str, day: u32) -> pb::ImportRow {
+    pb::ImportRow {
+        line: 2,
+        record: Some(pb::import_row::Record::Order(pb::OrderRow {
+            order_id: format!("{customer}-imported"),
+            customer_id: customer.into(),
+            place_time: march(day, 12),
+            channel: pb::SalesChannel::Web as i32,
+            store_id: "s-1".into(),
+            region: "north".into(),
+            currency_code: "USD".into(),
+            status: pb::OrderStatus::Completed as i32,
+            line_number: 1,
+            sku: "sku-1".into(),
+            category: "shoes".into(),
+            quantity: 2,
+            unit_price_minor: 1_000,
+            unit_cost_minor: Some(600),
+            ..Default::default()
+        })),
+    }
+}
+
+/// The reports read a rollup of the orders: each kind of write must reach it
+/// before the next report.
+async fn reports_follow_recording_import_and_erasure(store: Store) {
+    use pb::OrderStatus::Completed;
+    let mut app = spawn_app(store).await;
+    seed(&mut app).await;
+    let (seeded, _) = kpis(&mut app, None).await;
+    assert_eq!((seeded.orders, seeded.active_customers), (6, 3));
+
+    order(&mut app, "b-1", "B", march(28, 12), 2_500, "s-1", Completed).await;
+    let (recorded, _) = kpis(&mut app, None).await;
+    assert_eq!((recorded.orders, recorded.revenue.unwrap().amount_minor, recorded.active_customers), (7, 17_200, 4));
+    assert!(close(recorded.retention_rate, 1.0), "A and B bought in February and again: {:?}", recorded.retention_rate);
+
+    let (_, errors) =
+        crate::import::import(&mut app.client, pb::ImportKind::Orders, vec![vec![imported_order("E", 29)]])
+            .await
+            .unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    let (imported, _) = kpis(&mut app, None).await;
+    assert_eq!(
+        (imported.orders, imported.revenue.unwrap().amount_minor, imported.active_customers, imported.new_customers),
+        (8, 19_200, 5, 2)
+    );
+    let report = pareto(&mut app).await;
+    assert_eq!(report.customers, 5);
+    let by_margin: Vec<(&str, Option<i64>)> =
+        report.top_by_margin.iter().map(|customer| (customer.customer_id.as_str(), customer.margin_minor)).collect();
+    assert_eq!(by_margin, [("E", Some(800))], "only the imported order has line costs");
+
+    app.client
+        .erase_customer(pb::EraseCustomerRequest {
+            request_id: String::new(),
+            customer_id: "A".into(),
+            reason: "test".into(),
+        })
+        .await
+        .unwrap();
+    let (erased, _) = kpis(&mut app, None).await;
+    assert_eq!(
+        (erased.orders, erased.revenue.unwrap().amount_minor, erased.active_customers),
+        (8, 19_200, 4),
+        "the erased customer's orders stay as anonymous revenue"
+    );
+    let report = pareto(&mut app).await;
+    assert_eq!((report.customers, report.revenue.unwrap().amount_minor), (4, 14_500));
+    let top: Vec<&str> = report.top_by_revenue.iter().map(|customer| customer.customer_id.as_str()).collect();
+    assert_eq!(top, ["D", "C", "B", "E"]);
+    app.stop().await.unwrap();
+}
+
+/// 70,000 ids: more than PostgreSQL's 65,535 bound parameters.
+async fn a_filter_may_list_more_customers_than_a_query_has_parameters(store: Store) {
+    let mut app = spawn_app(store).await;
+    seed(&mut app).await;
+    let mut customer_ids: Vec<String> = (0..70_000).map(|index| format!("nobody-{index}")).collect();
+    customer_ids.extend(["C".to_owned(), "D".to_owned()]);
+    let filter = pb::ReportFilter { customer_ids: customer_ids.clone(), ..Default::default() };
+    let (segment, _) = kpis(&mut app, Some(filter.clone())).await;
+    assert_eq!((segment.orders, segment.active_customers, segment.new_customers), (2, 2, 1));
+    let request = pb::GetParetoReportRequest { window: march_window(), filter: Some(filter), ..Default::default() };
+    let report = app.client.get_pareto_report(request).await.unwrap().into_inner();
+    assert_eq!((report.customers, report.revenue.unwrap().amount_minor), (2, 10_000));
+    let series = pb::ExportSalesSeriesRequest {
+        level: pb::SeriesLevel::Customers as i32,
+        granularity: pb::Granularity::Month as i32,
+        window: march_window(),
+        customer_ids,
+        ..Default::default()
+    };
+    let mut points = app.client.export_sales_series(series).await.unwrap().into_inner();
+    let mut revenue = 0;
+    while let Some(message) = points.message().await.unwrap() {
+        revenue += message.points.iter().map(|point| point.revenue_minor).sum::<i64>();
+    }
+    assert_eq!(revenue, 10_000);
     app.stop().await.unwrap();
 }

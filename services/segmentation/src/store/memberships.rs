@@ -38,7 +38,9 @@ pub struct CompletedRun {
 const ROWS_PER_INSERT: usize = 1_000;
 
 /// Writes rows of an unfinished run.
-pub async fn insert(db: &impl ConnectionTrait, run_id: &str, rows: &[Membership]) -> Result<(), ServiceError> {
+pub async fn insert(db: &DatabaseConnection, run_id: &str, rows: &[Membership]) -> Result<(), ServiceError> {
+    // One transaction per batch: one commit (and log sync) rather than one per insert.
+    let transaction = db.begin().await?;
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         segment_membership::Entity::insert_many(chunk.iter().map(|row| segment_membership::ActiveModel {
             run_id: Set(run_id.to_owned()),
@@ -50,9 +52,10 @@ pub async fn insert(db: &impl ConnectionTrait, run_id: &str, rows: &[Membership]
             rfm_monetary: Set(row.rfm[2]),
             rfm_segment_id: Set(row.rfm_segment_id.clone()),
         }))
-        .exec_without_returning(db)
+        .exec_without_returning(&transaction)
         .await?;
     }
+    transaction.commit().await?;
     Ok(())
 }
 
