@@ -8,5 +8,6 @@ mod auth;
 mod customer360;
 mod deadlines;
 mod internal;
+mod matrix;
 mod protection;
 mod tls;
