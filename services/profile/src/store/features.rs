@@ -162,6 +162,9 @@ fn range_values(scope: &FeatureScope, (first_id, last_id): (i64, i64)) -> Vec<Va
     vec![first_id.into(), last_id.into(), scope.cutoff.0.into()]
 }
 
+// Small integer columns are read as BIGINT: a column decoded on the first
+// try costs no failed attempts (each builds an error) per row.
+
 async fn order_rows(
     db: &impl ConnectionTrait,
     scope: &FeatureScope,
@@ -171,7 +174,8 @@ async fn order_rows(
     values.push(scope.currency_code.clone().into());
     sql::query(
         db,
-        "SELECT customer_id, place_time_us, total_minor, channel, status FROM orders \
+        "SELECT customer_id, place_time_us, total_minor, CAST(channel AS BIGINT) AS channel, \
+         CAST(status AS BIGINT) AS status FROM orders \
          WHERE customer_id BETWEEN ? AND ? AND place_time_us < ? AND currency_code = ?",
         values,
     )
@@ -218,7 +222,7 @@ async fn feedback_rows(
 ) -> Result<Vec<QueryResult>, ServiceError> {
     sql::query(
         db,
-        "SELECT customer_id, nps, csat FROM feedback \
+        "SELECT customer_id, CAST(nps AS BIGINT) AS nps, CAST(csat AS BIGINT) AS csat FROM feedback \
          WHERE customer_id BETWEEN ? AND ? AND submit_time_us < ? ORDER BY submit_time_us, id",
         range_values(scope, range),
     )
@@ -252,7 +256,7 @@ async fn consent_rows(
     values.push((ConsentState::Granted as i16).into());
     sql::query(
         db,
-        "SELECT customer_id, channel FROM customer_consents \
+        "SELECT customer_id, CAST(channel AS BIGINT) AS channel FROM customer_consents \
          WHERE customer_id BETWEEN ? AND ? AND update_time_us < ? AND state = ?",
         values,
     )

@@ -162,10 +162,14 @@ async fn load_range(
 ) -> Result<(), ServiceError> {
     let rows = sql::query(
         db,
-        "SELECT o.customer_id, o.place_time_us, o.channel, o.store_id, o.region, o.currency_code, o.status, \
-         o.total_minor, l.lines, l.lines_without_cost, l.margin FROM orders o LEFT JOIN \
-         (SELECT order_id, COUNT(*) AS lines, COUNT(CASE WHEN unit_cost_minor IS NULL THEN 1 END) AS lines_without_cost, \
-          CAST(SUM(quantity * unit_price_minor - discount_minor - quantity * COALESCE(unit_cost_minor, 0)) AS BIGINT) AS margin \
+        // Small integers as BIGINT, which the row decoder tries first.
+        "SELECT o.customer_id, o.place_time_us, CAST(o.channel AS BIGINT) AS channel, o.store_id, o.region, \
+         o.currency_code, CAST(o.status AS BIGINT) AS status, o.total_minor, l.lines, l.lines_without_cost, l.margin \
+         FROM orders o LEFT JOIN \
+         (SELECT order_id, COUNT(*) AS lines, \
+          COUNT(CASE WHEN unit_cost_minor IS NULL THEN 1 END) AS lines_without_cost, \
+          CAST(SUM(quantity * unit_price_minor - discount_minor - quantity * COALESCE(unit_cost_minor, 0)) AS BIGINT) \
+          AS margin \
           FROM order_lines WHERE order_id > ? AND order_id <= ? GROUP BY order_id) l ON l.order_id = o.id \
          WHERE o.id > ? AND o.id <= ? AND o.status IN (?, ?)",
         vec![
