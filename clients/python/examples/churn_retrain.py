@@ -25,12 +25,20 @@ import pandas as pd
 
 import patron
 
+# What the churn service's CompareModels reports (churn.proto).
+CHURN_METRICS = ["roc_auc", "pr_auc", "brier", "top_decile_lift"]
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--addr", help="the gateway, e.g. http://127.0.0.1:50051")
     parser.add_argument("--token", help="bearer token (API key or JWT)")
-    parser.add_argument("--metric", default="roc_auc", help="roc_auc, pr_auc, brier or top_decile_lift")
+    parser.add_argument(
+        "--metric",
+        default="roc_auc",
+        choices=CHURN_METRICS,
+        help="the metric that decides (brier: lower is better; the others: higher)",
+    )
     parser.add_argument("--label-window-days", type=int, default=0, help="N of the churn label; 0 = the default 90")
     parser.add_argument("--tag", default="champion", help="tag moved to the promoted version")
     parser.add_argument("--json", action="store_true", help="end with one JSON line summarising the decision")
