@@ -21,11 +21,20 @@ pub struct LoadReport {
     pub p90: Duration,
     pub p99: Duration,
     pub max: Duration,
+    /// Open loop only: latencies of the calls answered OK, sorted, each from
+    /// when it was sent (not when it was due): the service time of the calls
+    /// a server accepted, without the generator's own lag.
+    pub accepted: Vec<Duration>,
 }
 
 impl LoadReport {
     pub fn throughput(&self) -> f64 {
         self.calls as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Calls answered OK per second.
+    pub fn ok_throughput(&self) -> f64 {
+        self.codes.get("Ok").copied().unwrap_or(0) as f64 / self.elapsed.as_secs_f64()
     }
 }
 
@@ -80,16 +89,21 @@ where
         tokio::time::sleep_until(due.into()).await;
         let outcome = call();
         tasks.push(tokio::spawn(async move {
+            let sent = Instant::now();
             let outcome = outcome.await;
-            (due.elapsed(), outcome.err())
+            (due.elapsed(), sent.elapsed(), outcome.err())
         }));
     }
     let mut latencies = Vec::with_capacity(total);
+    let mut accepted = Vec::with_capacity(total);
     let mut codes = std::collections::BTreeMap::new();
     let mut samples = std::collections::BTreeMap::new();
     for task in tasks {
-        let Ok((latency, error)) = task.await else { continue };
+        let Ok((latency, service_time, error)) = task.await else { continue };
         latencies.push(latency);
+        if error.is_none() {
+            accepted.push(service_time);
+        }
         let code = format!("{:?}", error.as_ref().map_or(Code::Ok, tonic::Status::code));
         if let Some(status) = error {
             samples.entry(code.clone()).or_insert_with(|| status.message().to_owned());
@@ -98,7 +112,18 @@ where
     }
     let mut report = summarize(latencies, codes, started.elapsed());
     report.samples = samples;
+    accepted.sort_unstable();
+    report.accepted = accepted;
     report
+}
+
+/// The `q` quantile of sorted latencies (nearest rank); zero when empty.
+pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
 }
 
 fn summarize(
@@ -107,13 +132,7 @@ fn summarize(
     elapsed: Duration,
 ) -> LoadReport {
     latencies.sort_unstable();
-    let quantile = |q: f64| {
-        if latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let index = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[index]
-    };
+    let quantile = |q: f64| quantile(&latencies, q);
     LoadReport {
         calls: latencies.len(),
         errors: codes.iter().filter(|(code, _)| code.as_str() != "Ok").map(|(_, count)| count).sum(),
@@ -123,6 +142,7 @@ fn summarize(
         max: latencies.last().copied().unwrap_or_default(),
         codes,
         samples: Default::default(),
+        accepted: Vec::new(),
         elapsed,
     }
 }

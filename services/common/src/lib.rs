@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod log_writer;
 pub mod metrics;
 pub mod registry;
 mod rpc_layer;
@@ -17,4 +18,5 @@ pub mod testing;
 pub mod upstream;
 
 pub use error::{FieldViolation, ServiceError, Validator};
+pub use rpc_layer::parse_grpc_timeout;
 pub use server::{GrpcServer, ProbeError, ReadinessProbe, shutdown_signal};

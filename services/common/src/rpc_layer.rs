@@ -1,7 +1,8 @@
 //! A tower layer around every gRPC server: refuses callers without the
 //! internal credential (when one is configured), sheds load past the
-//! concurrency limit, opens a tracing span joined to the caller's trace, and
-//! records the call's status code and latency when its response stream ends.
+//! concurrency limit, opens a tracing span joined to the caller's trace,
+//! answers DEADLINE_EXCEEDED when the caller's deadline passes, and records
+//! the call's status code and latency when its response stream ends.
 //!
 //! The status code of a gRPC call is known only at the end of the response
 //! body (in the trailers), or in the headers of a trailers-only response, so
@@ -10,7 +11,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use http_body::{Body, Frame, SizeHint};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -34,11 +35,21 @@ pub struct RpcLayer {
     permits: Arc<Semaphore>,
     metrics: Arc<RpcMetrics>,
     internal_token: Option<Arc<[u8]>>,
+    timeout: Option<Duration>,
 }
 
 impl RpcLayer {
     pub fn new(max_concurrent_calls: usize, metrics: Arc<RpcMetrics>) -> Self {
-        Self { permits: Arc::new(Semaphore::new(max_concurrent_calls)), metrics, internal_token: None }
+        Self { permits: Arc::new(Semaphore::new(max_concurrent_calls)), metrics, internal_token: None, timeout: None }
+    }
+
+    /// Ends calls with DEADLINE_EXCEEDED after `grpc-timeout`, or after
+    /// `timeout` when that is shorter. tonic's server enforces the same
+    /// deadline but reports CANCELLED; this layer sits inside tonic's timer
+    /// and starts its own first, so its answer is the one the caller gets.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Refuses calls that do not present `token` in `x-patron-internal-token`.
@@ -58,6 +69,7 @@ impl<S> tower::Layer<S> for RpcLayer {
             permits: self.permits.clone(),
             metrics: self.metrics.clone(),
             internal_token: self.internal_token.clone(),
+            timeout: self.timeout,
         }
     }
 }
@@ -68,6 +80,7 @@ pub struct RpcService<S> {
     permits: Arc<Semaphore>,
     metrics: Arc<RpcMetrics>,
     internal_token: Option<Arc<[u8]>>,
+    timeout: Option<Duration>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn std::future::Future<Output = T> + Send>>;
@@ -128,10 +141,22 @@ where
             _permit: permit,
         };
         observer.metrics.call_started();
+        let timeout = shorter(request.headers().get("grpc-timeout").and_then(parse_grpc_timeout), self.timeout);
+        let deadline =
+            timeout.and_then(|timeout| observer.started.checked_add(timeout)).map(tokio::time::Instant::from_std);
         let response = span.in_scope(|| self.inner.call(request));
         Box::pin(
             async move {
-                let response = response.await?;
+                let response = match deadline {
+                    None => response.await?,
+                    Some(deadline) => match tokio::time::timeout_at(deadline, response).await {
+                        Ok(response) => response?,
+                        Err(_) => {
+                            observer.finish(Code::DeadlineExceeded);
+                            return Ok(trailers_only(Code::DeadlineExceeded, "deadline exceeded"));
+                        }
+                    },
+                };
                 let (parts, body) = response.into_parts();
                 let immediate_code = parts.headers.get("grpc-status").map(parse_code);
                 let body = match immediate_code {
@@ -162,6 +187,32 @@ fn split_path(path: &str) -> (String, String) {
             (service.to_owned(), method.to_owned())
         }
         _ => ("other".to_owned(), "other".to_owned()),
+    }
+}
+
+/// Parses `grpc-timeout`: 1 to 8 digits and a unit (H, M, S, m, u, n).
+pub fn parse_grpc_timeout(value: &http::HeaderValue) -> Option<Duration> {
+    let text = value.to_str().ok()?;
+    if text.len() < 2 || text.len() > 9 {
+        return None;
+    }
+    let (digits, unit) = text.split_at(text.len() - 1);
+    let amount: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(amount.saturating_mul(3600)),
+        "M" => Duration::from_secs(amount.saturating_mul(60)),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    })
+}
+
+fn shorter(left: Option<Duration>, right: Option<Duration>) -> Option<Duration> {
+    match (left, right) {
+        (Some(left), Some(right)) => Some(left.min(right)),
+        (left, right) => left.or(right),
     }
 }
 

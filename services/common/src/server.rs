@@ -137,7 +137,8 @@ impl GrpcServer {
             .timeout(self.config.request_timeout_ms)
             .layer(
                 RpcLayer::new(self.config.max_concurrent_calls, self.metrics.clone())
-                    .with_internal_token(self.config.internal_token.as_ref()),
+                    .with_internal_token(self.config.internal_token.as_ref())
+                    .with_timeout(self.config.request_timeout_ms),
             )
             .add_routes(routes)
             // Without TCP_NODELAY, small responses wait on delayed ACKs (~40 ms tails).

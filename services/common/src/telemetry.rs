@@ -16,11 +16,14 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogFormat, TelemetryConfig};
+use crate::log_writer::{LogWriter, LogWriterGuard};
 
 /// Flushes and stops span export when dropped; keep it alive in `main`.
 #[must_use = "dropping the guard stops trace export"]
 pub struct TelemetryGuard {
     provider: SdkTracerProvider,
+    /// Dropped after the provider, so its last messages are written too.
+    _log_writer: LogWriterGuard,
 }
 
 impl Drop for TelemetryGuard {
@@ -50,18 +53,22 @@ pub fn init(service_name: &'static str, config: &TelemetryConfig) -> anyhow::Res
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let otel_layer = tracing_opentelemetry::layer().with_tracer(provider.tracer(service_name));
 
+    // Lines are written by a background thread, not on the request path.
+    let (writer, log_writer_guard) = LogWriter::stdout()?;
     let fmt_layer = match config.log_format {
-        LogFormat::Json => tracing_subscriber::fmt::layer().json().with_current_span(false).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().with_current_span(false).with_writer(writer).boxed(),
         // Colour only for a terminal: `patron up` and orchestrators send the output to files.
-        LogFormat::Text => {
-            tracing_subscriber::fmt::layer().with_target(true).with_ansi(std::io::stdout().is_terminal()).boxed()
-        }
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_target(true)
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_writer(writer)
+            .boxed(),
     };
     tracing_subscriber::registry().with(filter).with(fmt_layer).with(otel_layer).try_init()?;
     if let Some(endpoint) = endpoint {
         tracing::info!(%endpoint, "exporting traces over otlp");
     }
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard { provider, _log_writer: log_writer_guard })
 }
 
 /// Sets `span`'s parent from the `traceparent` header of an incoming request.

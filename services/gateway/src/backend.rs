@@ -1,5 +1,5 @@
-//! One backend as the gateway sees it: a lazily connected HTTP/2 channel, a
-//! concurrency limit, a circuit breaker, and the retry rule.
+//! One backend as the gateway sees it: a lazily connected HTTP/2 connection,
+//! a concurrency limit, a circuit breaker, and the retry rule.
 //!
 //! Calls are relayed as raw HTTP/2 (bodies and trailers streamed, never
 //! decoded). Only unary calls are ever repeated, and only after UNAVAILABLE:
@@ -13,19 +13,18 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
-use tower::ServiceExt;
 
 use crate::call::DEADLINE_MARGIN;
 use crate::config::LimitsConfig;
-use crate::protection::CircuitBreaker;
+use crate::connection::BackendConnection;
+use crate::protection::{CircuitBreaker, OverloadGuard};
 use crate::rpc_table::CallClass;
 use crate::wire;
 
 pub struct Backend {
     pub name: &'static str,
-    channel: Channel,
+    connection: BackendConnection,
     permits: Arc<Semaphore>,
     breaker: CircuitBreaker,
     retry_attempts: u32,
@@ -34,14 +33,16 @@ pub struct Backend {
 }
 
 /// What the gateway knows about the call being relayed.
-pub struct Relayed {
+pub struct Relayed<'a> {
     pub class: CallClass,
     /// Field number of the request's `request_id`, when it has one.
     pub request_id_field: Option<u32>,
     pub deadline: Instant,
+    /// The RPC's overload guard (quick unary calls only).
+    pub overload: Option<&'a Arc<OverloadGuard>>,
 }
 
-pub type BackendResponse = http::Response<tonic::body::Body>;
+pub type BackendResponse = http::Response<hyper::body::Incoming>;
 
 impl Backend {
     pub fn new(
@@ -51,14 +52,11 @@ impl Backend {
         limits: &LimitsConfig,
         max_message_bytes: usize,
     ) -> anyhow::Result<Self> {
-        let channel = Endpoint::from_shared(url.to_owned())
-            .map_err(|error| anyhow::anyhow!("backends.{name}: invalid URL {url:?}: {error}"))?
-            .connect_timeout(connect_timeout)
-            .tcp_nodelay(true)
-            .connect_lazy();
+        let connection = BackendConnection::new(url, connect_timeout)
+            .map_err(|error| anyhow::anyhow!("backends.{name}: {error}"))?;
         Ok(Self {
             name,
-            channel,
+            connection,
             permits: Arc::new(Semaphore::new(limits.backend_max_concurrent_calls.max(1))),
             breaker: CircuitBreaker::new(limits.breaker_failures, limits.breaker_cooldown_ms),
             retry_attempts: limits.retry_attempts.max(1),
@@ -67,8 +65,8 @@ impl Backend {
         })
     }
 
-    pub fn channel(&self) -> Channel {
-        self.channel.clone()
+    pub fn connection(&self) -> BackendConnection {
+        self.connection.clone()
     }
 
     /// Relays `request`, returning the backend's response (whose body the
@@ -76,7 +74,7 @@ impl Backend {
     pub async fn relay(
         &self,
         request: http::Request<axum::body::Body>,
-        call: &Relayed,
+        call: &Relayed<'_>,
     ) -> Result<(BackendResponse, OwnedSemaphorePermit), Status> {
         let permit = self.permits.clone().try_acquire_owned().map_err(|_| {
             Status::resource_exhausted(format!("the {} service is at its concurrency limit; retry later", self.name))
@@ -101,6 +99,14 @@ impl Backend {
         .map_err(|_| Status::deadline_exceeded("deadline exceeded"))?
         .map_err(|_| Status::out_of_range("request message too large or cut short"))?
         .to_bytes();
+        // Shed only once the request is read, so a refusal never cuts the
+        // caller's request stream short (HTTP/2 would reset it).
+        let in_flight = match call.overload {
+            Some(guard) => Some(guard.admit(Instant::now()).ok_or_else(|| {
+                Status::resource_exhausted(format!("the {} service is overloaded; retry later", self.name))
+            })?),
+            None => None,
+        };
         let retryable = match call.class {
             CallClass::Read => true,
             _ => call.request_id_field.is_some_and(|field| wire::carries_nonempty_string(&collected, field)),
@@ -115,6 +121,9 @@ impl Backend {
                 Err(status) => status.code() == Code::Unavailable,
             };
             if !unavailable || attempt >= attempts {
+                if let (Some(in_flight), Ok(_)) = (in_flight, &outcome) {
+                    in_flight.complete(Instant::now());
+                }
                 return outcome.map(|response| (response, permit));
             }
             let pause = jittered_backoff(self.retry_backoff, attempt);
@@ -127,7 +136,7 @@ impl Backend {
     }
 
     async fn send(&self, request: http::Request<tonic::body::Body>) -> Result<BackendResponse, Status> {
-        match self.channel.clone().oneshot(request).await {
+        match self.connection.send(request).await {
             Ok(response) => {
                 if wire::status_code(response.headers()) == Some(Code::Unavailable) {
                     self.breaker.record_failure(Instant::now());

@@ -23,8 +23,8 @@ use crate::backend::{Backend, Relayed};
 use crate::call::{CallBody, CallRecord, DEADLINE_MARGIN};
 use crate::config::{Config, DeadlinesConfig};
 use crate::insight::{CallDeadline, Insight};
-use crate::protection::RateLimiter;
-use crate::rpc_table::{self, RpcPolicy};
+use crate::protection::{OverloadGuard, RateLimiter};
+use crate::rpc_table::{self, CallClass, RpcPolicy};
 use crate::wire;
 
 /// Metadata key of the request id carried to the backends and into logs.
@@ -41,6 +41,8 @@ struct Route {
     policy: &'static RpcPolicy,
     target: Target,
     request_id_field: Option<u32>,
+    /// Per RPC, so a slow method's latency does not set a quick one's budget.
+    overload: Option<Arc<OverloadGuard>>,
 }
 
 struct Inner {
@@ -107,8 +109,12 @@ impl Gateway {
         if internal_token.is_none() {
             tracing::warn!("server.internal_token is unset: backends must accept calls without it (development only)");
         }
-        let insight =
-            Insight::new(backends[0].channel(), backends[1].channel(), backends[3].channel(), internal_token.clone());
+        let insight = Insight::new(
+            backends[0].connection(),
+            backends[1].connection(),
+            backends[3].connection(),
+            internal_token.clone(),
+        );
         let request_id_fields = request_id_fields();
         let mut routes = HashMap::new();
         for policy in rpc_table::RPC_TABLE {
@@ -122,7 +128,15 @@ impl Gateway {
                 Target::Backend(index)
             };
             let request_id_field = request_id_fields.get(policy.path).copied();
-            routes.insert(policy.path, Route { policy, target, request_id_field });
+            // Heavy calls (training, imports) and streams run long by design.
+            let overload = matches!(policy.class, CallClass::Read | CallClass::Write).then(|| {
+                Arc::new(OverloadGuard::new(
+                    config.limits.overload_min_in_flight,
+                    config.limits.overload_latency_factor,
+                    Instant::now(),
+                ))
+            });
+            routes.insert(policy.path, Route { policy, target, request_id_field, overload });
         }
         Ok(Self {
             inner: Arc::new(Inner {
@@ -201,10 +215,15 @@ impl Inner {
 
         let outcome = match route.target {
             Target::Backend(index) => {
-                let call = Relayed { class: route.policy.class, request_id_field: route.request_id_field, deadline };
+                let call = Relayed {
+                    class: route.policy.class,
+                    request_id_field: route.request_id_field,
+                    deadline,
+                    overload: route.overload.as_ref(),
+                };
                 let relay = self.backends[index].relay(request, &call);
                 match tokio::time::timeout_at(margin_before(deadline), relay).await {
-                    Ok(Ok((response, permit))) => Ok((response, Some(permit))),
+                    Ok(Ok((response, permit))) => Ok((response.map(tonic::body::Body::new), Some(permit))),
                     Ok(Err(status)) => Err(status),
                     Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
                 }

@@ -17,10 +17,10 @@ use patron_proto::profile::v1 as profile;
 use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
 use patron_proto::segmentation::v1 as segmentation;
 use patron_proto::segmentation::v1::segmentation_service_client::SegmentationServiceClient;
-use tonic::transport::Channel;
 use tonic::{Code, Request, Response, Status};
 
 use crate::call::DEADLINE_MARGIN;
+use crate::connection::BackendConnection;
 
 /// The deadline the gate fixed for this call, in the request's extensions.
 #[derive(Debug, Clone, Copy)]
@@ -39,9 +39,9 @@ const MAX_ID_CHARS: usize = 128;
 
 #[derive(Clone)]
 pub struct Insight {
-    profile: ProfileServiceClient<Channel>,
-    segmentation: SegmentationServiceClient<Channel>,
-    churn: ChurnServiceClient<Channel>,
+    profile: ProfileServiceClient<BackendConnection>,
+    segmentation: SegmentationServiceClient<BackendConnection>,
+    churn: ChurnServiceClient<BackendConnection>,
     internal_token: Option<http::HeaderValue>,
     /// Segment descriptions by (model_id, segment_id): a segment never
     /// changes within its model version, so one GetSegment per segment is enough.
@@ -53,9 +53,9 @@ const MAX_CACHED_DESCRIPTIONS: usize = 4096;
 
 impl Insight {
     pub fn new(
-        profile: Channel,
-        segmentation: Channel,
-        churn: Channel,
+        profile: BackendConnection,
+        segmentation: BackendConnection,
+        churn: BackendConnection,
         internal_token: Option<http::HeaderValue>,
     ) -> Self {
         Self {
@@ -140,7 +140,7 @@ impl Insight {
     /// The description is a nicety: without it the assignment still stands.
     async fn segment_description(
         &self,
-        client: &mut SegmentationServiceClient<Channel>,
+        client: &mut SegmentationServiceClient<BackendConnection>,
         assignment: &segmentation::SegmentAssignment,
         call: &Call,
     ) -> String {

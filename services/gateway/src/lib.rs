@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backend;
 pub mod call;
 pub mod config;
+pub mod connection;
 pub mod gate;
 pub mod insight;
 pub mod protection;

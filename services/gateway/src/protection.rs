@@ -1,5 +1,6 @@
 //! What keeps one caller or one sick backend from hurting everyone else: a
-//! token bucket per credential and a circuit breaker per backend.
+//! token bucket per credential, a circuit breaker per backend, and a
+//! per-backend overload guard that sheds calls instead of queueing them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -97,6 +98,131 @@ impl CircuitBreaker {
     }
 }
 
+/// Sheds unary calls to one backend when more are in flight than it can
+/// answer within `latency_factor` times its unloaded latency. By Little's
+/// law, in flight = throughput × latency, so the limit is the backend's
+/// recent peak throughput times that latency budget. The unloaded latency is
+/// the lowest seen in the last two windows, the peak throughput the highest
+/// rate of completions over ~100 ms in the same windows. Up to
+/// `min_in_flight` calls are never shed, so light and bursty traffic passes
+/// untouched; past the limit, callers get RESOURCE_EXHAUSTED at once rather
+/// than a queue that makes every accepted call slow.
+pub struct OverloadGuard {
+    min_in_flight: usize,
+    latency_factor: f64,
+    state: Mutex<GuardState>,
+}
+
+const RATE_BUCKET: Duration = Duration::from_millis(100);
+const WINDOW: Duration = Duration::from_secs(10);
+
+struct GuardState {
+    in_flight: usize,
+    bucket_started: Instant,
+    bucket_completions: u32,
+    window_started: Instant,
+    /// (current window, previous window)
+    fastest: (Duration, Duration),
+    peak_rate: (f64, f64),
+}
+
+impl OverloadGuard {
+    pub fn new(min_in_flight: usize, latency_factor: f64, now: Instant) -> Self {
+        Self {
+            min_in_flight: min_in_flight.max(1),
+            latency_factor: latency_factor.max(1.0),
+            state: Mutex::new(GuardState {
+                in_flight: 0,
+                bucket_started: now,
+                bucket_completions: 0,
+                window_started: now,
+                fastest: (Duration::MAX, Duration::MAX),
+                peak_rate: (0.0, 0.0),
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, GuardState> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Admits one call, or `None` when the backend has enough in flight.
+    pub fn admit(self: &Arc<Self>, now: Instant) -> Option<InFlight> {
+        let mut state = self.state();
+        if state.in_flight >= self.limit(&state) {
+            return None;
+        }
+        state.in_flight += 1;
+        Some(InFlight { guard: self.clone(), started: now, counted: true })
+    }
+
+    /// Calls allowed in flight now.
+    pub fn limit_now(&self) -> usize {
+        self.limit(&self.state())
+    }
+
+    fn limit(&self, state: &GuardState) -> usize {
+        let fastest = state.fastest.0.min(state.fastest.1);
+        let peak_rate = state.peak_rate.0.max(state.peak_rate.1);
+        if fastest == Duration::MAX {
+            return usize::MAX;
+        }
+        let budget = fastest.as_secs_f64() * self.latency_factor;
+        // Rounded, so float noise in 1,000/s x 2 ms does not make 3 of 2.
+        let limit = (peak_rate * budget).round();
+        // Saturating float-to-int conversion: a huge estimate means "no limit".
+        (limit as usize).max(self.min_in_flight)
+    }
+
+    fn complete(&self, started: Instant, now: Instant) {
+        let mut state = self.state();
+        state.in_flight = state.in_flight.saturating_sub(1);
+        if now.saturating_duration_since(state.window_started) >= WINDOW {
+            state.window_started = now;
+            state.fastest = (Duration::MAX, state.fastest.0);
+            state.peak_rate = (0.0, state.peak_rate.0);
+        }
+        let latency = now.saturating_duration_since(started);
+        state.fastest.0 = state.fastest.0.min(latency);
+        state.bucket_completions += 1;
+        let bucket = now.saturating_duration_since(state.bucket_started);
+        if bucket >= RATE_BUCKET {
+            let rate = f64::from(state.bucket_completions) / bucket.as_secs_f64();
+            state.peak_rate.0 = state.peak_rate.0.max(rate);
+            state.bucket_started = now;
+            state.bucket_completions = 0;
+        }
+    }
+
+    fn abandon(&self) {
+        let mut state = self.state();
+        state.in_flight = state.in_flight.saturating_sub(1);
+    }
+}
+
+/// One admitted call. [`InFlight::complete`] when the backend has answered
+/// (its latency then counts); dropping it otherwise only frees the slot.
+pub struct InFlight {
+    guard: Arc<OverloadGuard>,
+    started: Instant,
+    counted: bool,
+}
+
+impl InFlight {
+    pub fn complete(mut self, now: Instant) {
+        self.counted = false;
+        self.guard.complete(self.started, now);
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.counted {
+            self.guard.abandon();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +240,42 @@ mod tests {
         assert!(limiter.acquire(&caller, start + Duration::from_millis(100)).is_ok());
         // Another credential has its own bucket.
         assert!(limiter.acquire(&Arc::from("other"), start).is_ok());
+    }
+
+    #[test]
+    fn the_guard_sheds_past_peak_throughput_times_the_latency_budget() {
+        let start = Instant::now();
+        let guard = Arc::new(OverloadGuard::new(2, 2.0, start));
+        // Nothing measured yet: no limit.
+        let calls: Vec<_> = (0..50).map(|_| guard.admit(start).expect("unmeasured")).collect();
+        // 1,000 calls/s answered in 1 ms each: a budget of 2 ms holds 2 in flight.
+        let mut now = start;
+        for call in calls {
+            now += Duration::from_millis(1);
+            call.complete(now);
+        }
+        for _ in 0..100 {
+            let started = now;
+            now += Duration::from_millis(1);
+            guard.admit(started).expect("one at a time").complete(now);
+        }
+        assert_eq!(guard.limit_now(), 2, "1,000/s x 1 ms x 2");
+        let first = guard.admit(now).expect("first");
+        let second = guard.admit(now).expect("second");
+        assert!(guard.admit(now).is_none(), "a third is shed");
+        drop(first);
+        assert!(guard.admit(now).is_some(), "an abandoned call frees its slot");
+        drop(second);
+
+        // While more in flight still answer in 1 ms, throughput and the limit grow together.
+        for _ in 0..400 {
+            let batch: Vec<_> = (0..8).map_while(|_| guard.admit(now)).collect();
+            now += Duration::from_millis(1);
+            for call in batch {
+                call.complete(now);
+            }
+        }
+        assert_eq!(guard.limit_now(), 16, "8 per ms at 1 ms, budget 2 ms");
     }
 
     #[test]

@@ -8,23 +8,7 @@ use bytes::Buf;
 use prost::encoding::{WireType, decode_key, decode_varint};
 
 /// Parses `grpc-timeout` (1-8 digits and a unit: H, M, S, m, u, n).
-pub fn parse_timeout(value: &http::HeaderValue) -> Option<Duration> {
-    let text = value.to_str().ok()?;
-    if text.len() < 2 || text.len() > 9 {
-        return None;
-    }
-    let (digits, unit) = text.split_at(text.len() - 1);
-    let amount: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(amount.saturating_mul(3600)),
-        "M" => Duration::from_secs(amount.saturating_mul(60)),
-        "S" => Duration::from_secs(amount),
-        "m" => Duration::from_millis(amount),
-        "u" => Duration::from_micros(amount),
-        "n" => Duration::from_nanos(amount),
-        _ => return None,
-    })
-}
+pub use patron_common::parse_grpc_timeout as parse_timeout;
 
 /// Formats a `grpc-timeout` value, in the finest unit that fits 8 digits.
 pub fn format_timeout(timeout: Duration) -> http::HeaderValue {

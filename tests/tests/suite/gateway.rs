@@ -1,7 +1,8 @@
 //! The gateway in a full run: every public RPC needs a token and reaches its
 //! backend with one, backends refuse direct calls without the internal
 //! token, the logs of the whole run hold no personal data or secret, and a
-//! backend killed mid-test costs only its own calls and its 360 part.
+//! backend killed mid-test costs only its own calls and its 360 part; a
+//! direct caller whose deadline passes hears DEADLINE_EXCEEDED.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -246,4 +247,22 @@ async fn a_killed_backend_gives_unavailable_quickly_and_a_partial_customer_360()
     assert_eq!((churn.available, churn.reason.as_str()), (false, "unavailable"));
     // The other backends still answer.
     profile.get_customer(pb::GetCustomerRequest { customer_id: "k-1".into() }).await.expect("profile still up");
+}
+
+#[tokio::test]
+async fn a_direct_call_past_its_deadline_is_deadline_exceeded_not_cancelled() {
+    let suite = Suite::up().await;
+    let mut grpc = tonic::client::Grpc::new(suite.backend_as_peer(10));
+    grpc.ready().await.expect("profile is up");
+    // The request message never comes, so only the deadline can end the call.
+    let mut request = tonic::Request::new(tokio_stream::pending::<pb::GetCustomerRequest>());
+    request.set_timeout(Duration::from_millis(300));
+    let codec = tonic_prost::ProstCodec::<pb::GetCustomerRequest, pb::GetCustomerResponse>::default();
+    let path = http::uri::PathAndQuery::from_static("/patron.profile.v1.ProfileService/GetCustomer");
+    let started = Instant::now();
+    let status = grpc.client_streaming(request, path, codec).await.expect_err("the deadline passes");
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    let elapsed = started.elapsed();
+    assert!(elapsed >= Duration::from_millis(290) && elapsed < Duration::from_secs(2), "{elapsed:?}");
+    assert!(suite.terminate().await.success());
 }

@@ -6,5 +6,6 @@ mod forecast;
 mod gateway;
 mod import;
 mod migration;
+mod overload;
 mod segmentation;
 mod startup;

@@ -1,0 +1,168 @@
+//! Overload (issue 10): the gateway driven at twice its saturating
+//! throughput answers only OK or RESOURCE_EXHAUSTED, serves the calls it
+//! accepts within twice its unloaded p99, keeps its memory bounded, and
+//! serves a normal call at unloaded speed the moment the load stops.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use patron_proto::profile::v1 as pb;
+use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
+use patron_tests::load::{closed_loop, open_loop, quantile};
+use patron_tests::{GatewayChannel, Suite};
+
+const CUSTOMERS: usize = 200;
+/// Sequential calls that fix the unloaded latency.
+const UNLOADED_CALLS: usize = 1_500;
+/// The closed-loop probe that finds the saturating throughput.
+const PROBE_WORKERS: usize = 32;
+const PROBE: Duration = Duration::from_secs(3);
+const OVERLOAD: Duration = Duration::from_secs(6);
+/// RSS the gateway may gain under overload: in-flight work is bounded by
+/// its limits, so growth beyond this would mean calls queue without bound.
+const RSS_GROWTH_LIMIT_KIB: u64 = 64 * 1024;
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "not met yet (issue 10): patron-bench at 2x saw `transport error` calls and accepted p99 far \
+            over twice the unloaded p99; run with --ignored"]
+async fn twice_the_saturating_load_is_shed_not_queued_and_the_gateway_recovers() {
+    let suite = Suite::up().await;
+    let gateway_pid = gateway_pid(suite.gateway_port).expect("the gateway process of this suite");
+    let mut seeding = ProfileServiceClient::new(suite.gateway());
+    for index in 0..CUSTOMERS {
+        let customer = pb::Customer { customer_id: customer_id(index), region: "north".into(), ..Default::default() };
+        seeding
+            .create_customer(pb::CreateCustomerRequest { request_id: String::new(), customer: Some(customer) })
+            .await
+            .expect("seed a customer");
+    }
+
+    // Warm-up (connections, caches, the limits' latency estimates), then the unloaded latency.
+    closed_loop(4, Duration::from_secs(1), get_customer(suite.gateway())).await;
+    let unloaded = sequential(&suite.gateway(), UNLOADED_CALLS).await;
+    let unloaded_p50 = quantile(&unloaded, 0.50);
+    let unloaded_p99 = quantile(&unloaded, 0.99);
+
+    let probe = closed_loop(PROBE_WORKERS, PROBE, get_customer(suite.gateway())).await;
+    // Only answered calls count: a shed call costs the gateway little.
+    let saturating = probe.ok_throughput();
+    assert!(saturating > 100.0, "the probe reached only {saturating:.0} calls/s: {probe:?}");
+
+    let rss_before = rss_kib(gateway_pid).expect("gateway RSS");
+    let sampling = Arc::new(AtomicUsize::new(1));
+    let sampler = tokio::spawn(sample_peak_rss(gateway_pid, sampling.clone()));
+    let overload = open_loop(2.0 * saturating, OVERLOAD, get_customer(suite.gateway())).await;
+    sampling.store(0, Ordering::Relaxed);
+    let rss_peak = sampler.await.expect("sampler");
+
+    // Recovery: the next calls are served, at unloaded speed.
+    let after = sequential(&suite.gateway(), 200).await;
+    let after_p50 = quantile(&after, 0.50);
+
+    let accepted_p99 = quantile(&overload.accepted, 0.99);
+    let ms = |duration: Duration| duration.as_secs_f64() * 1e3;
+    println!(
+        "overload: saturating {saturating:.0}/s (closed loop, {PROBE_WORKERS} workers); at {:.0}/s offered: {:?}; \
+         accepted p50/p99 {:.2}/{:.2} ms over {} calls vs unloaded p50/p99 {:.2}/{:.2} ms; \
+         gateway RSS {} -> peak {} KiB; p50 right after {:.2} ms",
+        2.0 * saturating,
+        overload.codes,
+        ms(quantile(&overload.accepted, 0.50)),
+        ms(accepted_p99),
+        overload.accepted.len(),
+        ms(unloaded_p50),
+        ms(unloaded_p99),
+        rss_before,
+        rss_peak,
+        ms(after_p50),
+    );
+
+    let unexpected: Vec<_> =
+        overload.codes.iter().filter(|(code, _)| !matches!(code.as_str(), "Ok" | "ResourceExhausted")).collect();
+    assert!(unexpected.is_empty(), "only OK or RESOURCE_EXHAUSTED: {unexpected:?}, e.g. {:?}", overload.samples);
+    assert!(
+        overload.codes.get("ResourceExhausted").is_some_and(|&refused| refused > 0),
+        "twice the saturating load must be shed: {:?}",
+        overload.codes
+    );
+    assert!(overload.accepted.len() >= 1_000, "too few accepted calls to judge a p99: {}", overload.accepted.len());
+    assert!(
+        accepted_p99 <= unloaded_p99 * 2,
+        "accepted p99 {:.2} ms is over twice the unloaded p99 {:.2} ms",
+        ms(accepted_p99),
+        ms(unloaded_p99)
+    );
+    assert!(
+        rss_peak <= rss_before + RSS_GROWTH_LIMIT_KIB,
+        "gateway RSS grew from {rss_before} to {rss_peak} KiB under overload"
+    );
+    assert!(
+        after_p50 <= unloaded_p50 * 2,
+        "right after the overload p50 is {:.2} ms, unloaded {:.2} ms",
+        ms(after_p50),
+        ms(unloaded_p50)
+    );
+    assert!(suite.terminate().await.success(), "the suite stops cleanly");
+}
+
+fn customer_id(index: usize) -> String {
+    format!("overload-{}", index % CUSTOMERS)
+}
+
+type Call = std::pin::Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send>>;
+
+/// A GetCustomer call per invocation, cycling through the seeded customers.
+fn get_customer(channel: GatewayChannel) -> impl Fn() -> Call + Clone + Send + 'static {
+    let client = ProfileServiceClient::new(channel);
+    let counter = Arc::new(AtomicUsize::new(0));
+    move || -> Call {
+        let mut client = client.clone();
+        let customer_id = customer_id(counter.fetch_add(1, Ordering::Relaxed));
+        Box::pin(async move { client.get_customer(pb::GetCustomerRequest { customer_id }).await.map(|_| ()) })
+    }
+}
+
+/// Latencies of `calls` GetCustomer calls one after another, sorted; each must succeed.
+async fn sequential(channel: &GatewayChannel, calls: usize) -> Vec<Duration> {
+    let call = get_customer(channel.clone());
+    let mut latencies = Vec::with_capacity(calls);
+    for _ in 0..calls {
+        let sent = Instant::now();
+        call().await.expect("an unloaded call succeeds");
+        latencies.push(sent.elapsed());
+    }
+    latencies.sort_unstable();
+    latencies
+}
+
+/// The highest RSS seen every 100 ms while `running` is non-zero.
+async fn sample_peak_rss(pid: u32, running: Arc<AtomicUsize>) -> u64 {
+    let mut peak = 0;
+    while running.load(Ordering::Relaxed) != 0 {
+        peak = peak.max(rss_kib(pid).unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    peak
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The `patron-gateway` process listening on `port` (found by the listen
+/// address `patron up` gave it in its environment).
+fn gateway_pid(port: u16) -> Option<u32> {
+    let wanted = format!("PATRON_SERVER__LISTEN_ADDR=127.0.0.1:{port}");
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+        let command = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+        if command.trim() != "patron-gateway" {
+            return None;
+        }
+        let environment = std::fs::read(entry.path().join("environ")).ok()?;
+        environment.split(|&byte| byte == 0).any(|variable| variable == wanted.as_bytes()).then_some(pid)
+    })
+}
