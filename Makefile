@@ -96,6 +96,20 @@ bench: ## Benchmarks on release binaries; prints a results table
 	$(CARGO) run --release -p patron-segmentation --example kmeans_bench
 	$(CARGO) run --release -p patron-segmentation --example assign_bench
 
+# Fuzzing: each target runs FUZZ_RUNS executions (libFuzzer's -runs), on nightly.
+FUZZ_TARGETS := profile_requests segmentation_requests forecast_requests churn_requests csv_import
+FUZZ_RUNS ?= 1000000
+
+.PHONY: fuzz
+fuzz: ## Fuzz the services' request decoders and validators and the CSV import parser (nightly; FUZZ_RUNS=1000000 per target)
+	@rustup toolchain list | grep -q '^nightly' || { echo "make fuzz needs the nightly toolchain: rustup toolchain install nightly" >&2; exit 1; }
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --locked cargo-fuzz
+	$(CARGO) +nightly fuzz build
+	@for target in $(FUZZ_TARGETS); do \
+		echo "== fuzz $$target ($(FUZZ_RUNS) runs)"; \
+		$(CARGO) +nightly fuzz run $$target -- -runs=$(FUZZ_RUNS) -max_len=8192 -timeout=10 -print_final_stats=1 || exit 1; \
+	done
+
 .PHONY: fmt
 fmt: ## Format the code
 	$(CARGO) fmt --all

@@ -1,7 +1,7 @@
 //! The gRPC adapter: parse the request, fetch the series, run the models off
 //! the async runtime, render the answer. No forecasting rule lives here.
 
-mod parse;
+pub mod parse;
 mod render;
 
 use std::collections::BTreeMap;

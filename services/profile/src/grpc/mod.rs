@@ -3,7 +3,7 @@
 
 mod export;
 mod import;
-mod parse;
+pub mod parse;
 mod render;
 mod reports;
 mod summary;

@@ -3,7 +3,7 @@
 
 mod assign_all;
 mod holdout;
-mod parse;
+pub mod parse;
 pub mod profile;
 mod render;
 pub mod time;
