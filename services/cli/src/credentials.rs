@@ -18,24 +18,37 @@ pub const INTERNAL_TOKEN_FILE: &str = "internal-token";
 #[derive(Debug, Clone, clap::Args)]
 pub struct TokenArgs {
     /// Bearer token for the gateway (an API key or a JWT).
-    #[arg(long, env = "PATRON_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "PATRON_TOKEN", hide_env_values = true, global = true)]
     token: Option<String>,
     /// File holding the token when --token and PATRON_TOKEN are unset.
-    #[arg(long, default_value = "data/dev-api-key")]
+    #[arg(long, default_value = "data/dev-api-key", global = true)]
     token_file: PathBuf,
 }
 
 impl TokenArgs {
-    /// The token to send, if any; a missing default file just means none.
-    pub fn resolve(&self) -> anyhow::Result<Option<SecretString>> {
+    /// The token to send, if any: the flag or environment, else a config
+    /// file's token, else the token file; a missing default file just means
+    /// none.
+    pub fn resolve_with(&self, configured: Option<String>) -> anyhow::Result<Option<SecretString>> {
         if let Some(token) = self.token.as_deref().filter(|token| !token.is_empty()) {
             return Ok(Some(SecretString::from(token.to_owned())));
+        }
+        if let Some(token) = configured.filter(|token| !token.is_empty()) {
+            return Ok(Some(SecretString::from(token)));
         }
         match std::fs::read_to_string(&self.token_file) {
             Ok(text) => Ok(Some(SecretString::from(text.trim().to_owned()))),
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error).with_context(|| format!("reading {}", self.token_file.display())),
         }
+    }
+}
+
+#[cfg(test)]
+impl TokenArgs {
+    /// No flag and a token file that does not exist.
+    pub fn none() -> Self {
+        Self { token: None, token_file: PathBuf::from("/nonexistent/patron/dev-api-key") }
     }
 }
 
@@ -109,16 +122,16 @@ mod tests {
         write_private(&file, "pak_from_file").expect("written");
         let from_file = TokenArgs { token: None, token_file: file.clone() };
         assert_eq!(
-            from_file.resolve().expect("reads").map(|token| token.expose_secret().to_owned()).as_deref(),
+            from_file.resolve_with(None).expect("reads").map(|token| token.expose_secret().to_owned()).as_deref(),
             Some("pak_from_file")
         );
         let flag = TokenArgs { token: Some("pak_flag".into()), token_file: file };
         assert_eq!(
-            flag.resolve().expect("reads").map(|token| token.expose_secret().to_owned()).as_deref(),
+            flag.resolve_with(None).expect("reads").map(|token| token.expose_secret().to_owned()).as_deref(),
             Some("pak_flag")
         );
         let none = TokenArgs { token: None, token_file: dir.join("absent") };
-        assert!(none.resolve().expect("no file is fine").is_none());
+        assert!(none.resolve_with(None).expect("no file is fine").is_none());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,6 +1,7 @@
 //! The whole suite as separate processes, driven through the gateway.
 
 mod churn;
+mod cli;
 mod crash_import;
 mod forecast;
 mod gateway;

@@ -53,11 +53,9 @@ pub struct ImportArgs {
     /// Read source column COLUMN as FIELD of the default header, e.g. --map "Order No=order_id"; repeatable.
     #[arg(long = "map", value_name = "COLUMN=FIELD", value_parser = column_mapping, conflicts_with = "preset")]
     mappings: Vec<(String, String)>,
-    /// The gateway, or the profile service itself.
-    #[arg(long, default_value = "http://127.0.0.1:50051")]
-    addr: String,
+    /// The gateway (or the profile service itself, with --addr).
     #[command(flatten)]
-    token: crate::credentials::TokenArgs,
+    gateway: crate::connection::GatewayArgs,
     /// Rows per batch; each batch is committed in one transaction.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_BATCH_SIZE)))]
     batch_size: u32,
@@ -82,8 +80,8 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let request_id = args.request_id.unwrap_or_else(|| default_request_id(&label));
     let header = ImportHeader { request_id, kind: kind.to_proto().into(), source: label.clone() };
     let reporter = Reporter::new(file_bytes);
-    let token = args.token.resolve()?;
-    let upload = upload::Upload { addr: args.addr, token, header, batch_size: args.batch_size as usize };
+    let channel = args.gateway.authed().await?;
+    let upload = upload::Upload { channel, header, batch_size: args.batch_size as usize };
     let totals = upload::upload(source, upload, &reporter).await?;
     reporter.finish(&label, &totals);
     Ok(if totals.rejected() > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })

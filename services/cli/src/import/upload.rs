@@ -7,9 +7,7 @@
 //! rejected, where each batch ends in the file, a read failure) reaches the
 //! answering side as [`Event`]s, in file order.
 
-use std::time::Duration;
-
-use anyhow::{Context, anyhow, bail};
+use anyhow::bail;
 use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
 use patron_proto::profile::v1::{
     ImportBatch, ImportHeader, ImportRecordsRequest, ImportRecordsResponse, import_records_request::Payload,
@@ -22,9 +20,8 @@ use super::report::{Reporter, Totals};
 use super::rows::{Parsed, RowError, RowSource};
 
 pub struct Upload {
-    pub addr: String,
-    /// Bearer token for the gateway.
-    pub token: Option<secrecy::SecretString>,
+    /// The gateway or the profile service, with the bearer token.
+    pub channel: crate::connection::Authed,
     pub header: ImportHeader,
     pub batch_size: usize,
 }
@@ -42,14 +39,7 @@ enum Event {
 /// Streams `source` and returns the final totals. Rejected rows are reported
 /// as they are known; an error is a failure of the call or of the file.
 pub async fn upload(source: Box<dyn RowSource>, upload: Upload, reporter: &Reporter) -> anyhow::Result<Totals> {
-    let channel = tonic::transport::Endpoint::from_shared(upload.addr.clone())
-        .with_context(|| format!("{} is not a valid address", upload.addr))?
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .map_err(|error| anyhow!("connecting to {}: {}", upload.addr, causes(&error)))?;
-    let bearer = crate::credentials::Bearer::new(upload.token.as_ref())?;
-    let mut client = ProfileServiceClient::with_interceptor(channel, bearer);
+    let mut client = ProfileServiceClient::new(upload.channel);
     let (events, mut received) = unbounded_channel();
     let requests = Requests { header: Some(upload.header), source, batch_size: upload.batch_size, events, done: false };
     let responses = client.import_records(tokio_stream::iter(requests)).await.map_err(refused)?.into_inner();
@@ -139,26 +129,7 @@ async fn receive(
     }
 }
 
-/// An error and its sources in one line, without the repetitions transport
-/// errors carry ("tcp connect error: tcp connect error: ...").
-fn causes(error: &dyn std::error::Error) -> String {
-    let mut messages: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(error) = next {
-        let message = error.to_string();
-        if messages.last() != Some(&message) {
-            messages.push(message);
-        }
-        next = error.source();
-    }
-    messages.join(": ")
-}
-
 /// One line for a failed call: the status code and the server's message.
 fn refused(status: tonic::Status) -> anyhow::Error {
-    let message = match status.message() {
-        "" => status.code().description(),
-        message => message,
-    };
-    anyhow!("import failed: {:?}: {message}", status.code())
+    crate::failure::Failure::call("import failed", status)
 }

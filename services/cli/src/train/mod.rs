@@ -4,24 +4,24 @@
 //! version on the same held-out data and activates it only when it is better.
 //!
 //! This is the command the retraining CronJobs run (k8s/base/retraining.yaml).
-//! Exit code 0: trained (activated or kept as a candidate); 1: the job or a
-//! call failed, or the metric is not one the service reports.
+//! Exit code 0: trained (activated or kept as a candidate); 1: the job
+//! failed, or the metric is not one the service reports; a failed call exits
+//! with the code of its gRPC status (see `patron --help`).
 
-mod client;
 mod params;
-mod verdict;
+pub mod verdict;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 use patron_proto::common::v1::{Job, JobState};
 use tokio_stream::StreamExt;
 use tonic::Code;
 
-use client::{ModelClient, TrainRequest};
+use crate::failure::Failure;
+use crate::registry::{ModelClient, TrainRequest};
 use params::Params;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -45,11 +45,8 @@ pub struct TrainArgs {
     /// silhouette, mase). Without it, the new version stays a candidate.
     #[arg(long, value_name = "METRIC")]
     activate_if_better: Option<String>,
-    /// The gateway's address.
-    #[arg(long, env = "PATRON_ADDR", default_value = "http://127.0.0.1:50051")]
-    addr: String,
     #[command(flatten)]
-    token: crate::credentials::TokenArgs,
+    gateway: crate::connection::GatewayArgs,
 }
 
 pub async fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
@@ -61,13 +58,7 @@ pub async fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         ModelService::Churn => TrainRequest::Churn(params::churn_request(params, request_id)?),
         ModelService::Forecast => TrainRequest::Forecast(params::forecast_request(params, request_id)?),
     };
-    let channel = tonic::transport::Endpoint::from_shared(args.addr.clone())
-        .with_context(|| format!("{} is not a valid address", args.addr))?
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
-        .map_err(|error| anyhow!("connecting to {}: {error}", args.addr))?;
-    let bearer = crate::credentials::Bearer::new(args.token.resolve()?.as_ref())?;
+    let (channel, bearer) = args.gateway.connect().await?;
     let mut client = ModelClient::for_request(&request, channel, bearer);
 
     let started = client.train(request).await.map_err(|status| failed("starting training", &status))?;
@@ -92,7 +83,7 @@ pub async fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
 
 /// Streams the job to its end, drawing a bar on a terminal and one line per
 /// step otherwise (a CronJob's log).
-async fn follow(client: &mut ModelClient, started: Job) -> anyhow::Result<Job> {
+pub async fn follow(client: &mut ModelClient, started: Job) -> anyhow::Result<Job> {
     let mut updates = client.watch(started.id.clone()).await.map_err(|status| failed("watching the job", &status))?;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new(1000);
@@ -180,5 +171,5 @@ async fn activate(client: &mut ModelClient, candidate: &str) -> anyhow::Result<(
 }
 
 fn failed(doing: &str, status: &tonic::Status) -> anyhow::Error {
-    anyhow!("{doing}: {:?}: {}", status.code(), status.message())
+    Failure::call(doing, status.clone())
 }

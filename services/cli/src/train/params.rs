@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{anyhow, bail};
 use patron_proto::churn::v1 as churn;
 use patron_proto::common::v1::TimeUnit;
 use patron_proto::forecast::v1 as forecast;
@@ -79,11 +79,7 @@ fn enum_value<E: Into<i32>>(
 }
 
 fn instant(key: &str, value: &str) -> anyhow::Result<prost_types::Timestamp> {
-    let parsed = chrono::DateTime::parse_from_rfc3339(value).map(|time| time.to_utc()).or_else(|_| {
-        chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").map(|date| date.and_time(chrono::NaiveTime::MIN).and_utc())
-    });
-    let time = parsed.with_context(|| format!("--param {key}={value} is neither a date (2026-01-31) nor RFC 3339"))?;
-    Ok(prost_types::Timestamp { seconds: time.timestamp(), nanos: 0 })
+    crate::time::parse_instant(&format!("--param {key}"), value)
 }
 
 const SEGMENTATION_KEYS: &[&str] = &[

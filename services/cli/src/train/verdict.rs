@@ -24,9 +24,20 @@ pub fn judge(metric: &str, comparisons: &[MetricComparison]) -> anyhow::Result<V
         bail!("the comparison reports no metric {metric:?}; it reports: {}", known.join(", "));
     };
     let (baseline, candidate) = (found.baseline_value, found.candidate_value);
-    // NaN compares false either way: never better.
-    let better = if found.higher_is_better { candidate > baseline } else { candidate < baseline };
-    Ok(Verdict { metric: found.metric.clone(), baseline, candidate, higher_is_better: found.higher_is_better, better })
+    Ok(Verdict {
+        metric: found.metric.clone(),
+        baseline,
+        candidate,
+        higher_is_better: found.higher_is_better,
+        better: is_better(found),
+    })
+}
+
+/// Whether the candidate is strictly better on this metric. NaN compares
+/// false either way: never better.
+pub fn is_better(comparison: &MetricComparison) -> bool {
+    let (baseline, candidate) = (comparison.baseline_value, comparison.candidate_value);
+    if comparison.higher_is_better { candidate > baseline } else { candidate < baseline }
 }
 
 #[cfg(test)]
