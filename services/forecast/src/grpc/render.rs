@@ -141,6 +141,7 @@ pub fn selection(forecast: &SeriesForecast, settings: &BacktestSettings, from_mo
         seasonal_periods: periods_longest_first(&forecast.periods),
         intermittency: Some(intermittency(&forecast.intermittency)),
         from_model,
+        reason: forecast.backtest.as_ref().map(|b| b.reason.clone()).unwrap_or_default(),
     }
 }
 

@@ -68,7 +68,8 @@ pub struct MethodForecast {
 
 /// What fits on the same training data share, and what the fits of one
 /// series reuse: the MSTL decomposition, and the ETS forms chosen by AICc
-/// once (`choose_forms` on the whole history, or else at the first fit);
+/// once (`choose_forms` on the data before the first backtest origin, or
+/// else at the first fit);
 /// later fits refit only the parameters of those forms.
 #[derive(Debug, Default)]
 pub struct FitContext {

@@ -1,6 +1,7 @@
 //! Automatic choice of a method per series by rolling-origin cross-validation
 //! (Tashman, IJF 16, 2000): every candidate is fitted on the data before each
-//! origin and scored on the periods after it; the lowest MASE wins. Intervals
+//! origin and scored on the periods after it; the preferred method is kept
+//! unless the lowest MASE beats it significantly (`challenge`). Intervals
 //! come from the chosen model where it has analytic ones, else split-conformal
 //! from its backtest errors; their empirical coverage is measured on the
 //! backtest windows (leave-one-window-out for conformal ones).
@@ -11,6 +12,9 @@ use super::intermittent::{self, Intermittency};
 use super::method::{self, FitContext, Method, MethodForecast};
 use super::metrics;
 use super::seasonality;
+use challenge::Choice;
+
+mod challenge;
 
 /// Fewest periods of training data before the first origin.
 pub const MIN_TRAINING: usize = 8;
@@ -103,6 +107,9 @@ pub struct Backtest {
     pub intermittency: Intermittency,
     /// Absolute errors of the selected candidate, per window and step, for conformal intervals.
     pub selected_errors: Vec<Vec<f64>>,
+    /// Why the selected candidate was chosen (see `challenge`).
+    #[serde(default)]
+    pub reason: String,
 }
 
 impl Backtest {
@@ -193,7 +200,9 @@ fn backtest_in_context(
     }
     let scored: Vec<Method> = if route_scoring { routed.clone() } else { singles.clone() };
 
-    context.choose_forms(&scored, y, &periods);
+    // Forms are chosen on the data before the first origin only: a form
+    // chosen on the whole history would have seen every window's actuals.
+    context.choose_forms(&scored, &y[..first_origin], &periods);
     let horizon = window_settings.horizon;
     let season = periods.first().copied().unwrap_or(1);
     let actuals: Vec<&[f64]> = origins.iter().map(|&o| &y[o..o + horizon]).collect();
@@ -245,18 +254,23 @@ fn backtest_in_context(
     // Best first; selection among the routed methods and the combination.
     candidates
         .sort_by(|(a, _), (b, _)| ranking_key(a).partial_cmp(&ranking_key(b)).unwrap_or(std::cmp::Ordering::Equal));
-    let required = settings
-        .required
-        .and_then(|method| candidates.iter().position(|(c, _)| c.method == method && c.skip_reason.is_none()));
+    let required = settings.required.and_then(|method| {
+        let index = candidates.iter().position(|(c, _)| c.method == method && c.skip_reason.is_none())?;
+        Some(Choice { index, reason: format!("{} is the model's stored choice", method.name()) })
+    });
     let chosen = required.or_else(|| {
-        candidates.iter().position(|(c, _)| {
-            c.skip_reason.is_none() && (routed.contains(&c.method) || c.method == Method::Combination)
-        })
+        challenge::choose(
+            &candidates,
+            |c| c.skip_reason.is_none() && (routed.contains(&c.method) || c.method == Method::Combination),
+            &scales,
+        )
     });
     let mut selected_errors = Vec::new();
-    if let Some(index) = chosen {
-        candidates[index].0.selected = true;
-        selected_errors = candidates[index].1.clone();
+    let mut reason = String::new();
+    if let Some(choice) = chosen {
+        candidates[choice.index].0.selected = true;
+        selected_errors = candidates[choice.index].1.clone();
+        reason = choice.reason;
     }
     Ok(Backtest {
         candidates: candidates.into_iter().map(|(c, _)| c).collect(),
@@ -265,6 +279,7 @@ fn backtest_in_context(
         periods,
         intermittency,
         selected_errors,
+        reason,
     })
 }
 
@@ -481,7 +496,7 @@ pub fn forecast_series(y: &[f64], horizon: usize, settings: &SelectionSettings) 
     if y.len() < ABSOLUTE_MINIMUM {
         return Err(TooShort { length: y.len(), minimum: ABSOLUTE_MINIMUM });
     }
-    // The ETS forms are chosen by AICc on the whole history once and kept for
+    // The ETS forms are chosen by AICc once, before the first origin, and kept for
     // the backtest windows and the final fit, which refit parameters only.
     let mut context = FitContext::default();
     let backtest = match backtest_in_context(y, settings, true, &mut context) {

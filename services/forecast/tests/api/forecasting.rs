@@ -49,6 +49,9 @@ async fn forecasts_demo_orders_at_every_profile_level() {
         assert!(!selection.fallback, "{level:?} {key}: {}", selection.fallback_reason);
         assert!(selection.candidates.iter().filter(|c| c.selected).count() == 1, "{level:?} {key}");
         let chosen = pb::ForecastMethod::try_from(selection.method).expect("a method");
+        // The reason names the chosen method: kept as preferred, best outright, or a significant challenger.
+        let name = chosen.as_str_name().trim_start_matches("FORECAST_METHOD_");
+        assert!(selection.reason.contains(name), "{level:?} {key}: {:?}", selection.reason);
         let intermittent = matches!(
             pb::ForecastMethod::try_from(selection.method),
             Ok(pb::ForecastMethod::Croston | pb::ForecastMethod::Sba | pb::ForecastMethod::Tsb)
