@@ -96,7 +96,8 @@ bench: ## Benchmarks on release binaries; prints a results table
 	$(CARGO) run --release -p patron-segmentation --example kmeans_bench
 	$(CARGO) run --release -p patron-segmentation --example assign_bench
 
-# Fuzzing: each target runs FUZZ_RUNS executions (libFuzzer's -runs), on nightly.
+# Fuzzing: each target runs FUZZ_RUNS executions (libFuzzer's -runs), on nightly. One allocation over
+# 512 MB is a failure too: no request may make a service allocate that much.
 FUZZ_TARGETS := profile_requests segmentation_requests forecast_requests churn_requests csv_import
 FUZZ_RUNS ?= 1000000
 
@@ -107,7 +108,7 @@ fuzz: ## Fuzz the services' request decoders and validators and the CSV import p
 	$(CARGO) +nightly fuzz build
 	@for target in $(FUZZ_TARGETS); do \
 		echo "== fuzz $$target ($(FUZZ_RUNS) runs)"; \
-		$(CARGO) +nightly fuzz run $$target -- -runs=$(FUZZ_RUNS) -max_len=8192 -timeout=10 -print_final_stats=1 || exit 1; \
+		$(CARGO) +nightly fuzz run $$target -- -runs=$(FUZZ_RUNS) -max_len=8192 -timeout=10 -malloc_limit_mb=512 -print_final_stats=1 || exit 1; \
 	done
 
 .PHONY: fmt

@@ -2,6 +2,8 @@
 //! `testing`, enabled only by dev-dependencies): fresh databases on both
 //! stores and the database settings tests run with.
 
+pub mod hostile;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 

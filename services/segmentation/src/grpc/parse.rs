@@ -64,7 +64,9 @@ pub fn training_request(request: &pb::TrainSegmentationRequest) -> Result<Traini
                 "k_range.max",
                 "must be between k_range.min and 32",
             );
-            (range.min.max(0) as usize..=range.max.max(0) as usize).collect()
+            // Clamped: a refused range must not allocate (k_range.max = i32::MAX would ask for 16 GB).
+            let clamp = |k: i32| k.clamp(K_LIMITS.0, K_LIMITS.1) as usize;
+            (clamp(range.min)..=clamp(range.max)).collect()
         }
         None => (DEFAULT_KS.0..=DEFAULT_KS.1).collect(),
     };
