@@ -133,7 +133,19 @@ impl From<sea_orm::DbErr> for ServiceError {
 
 fn is_connection_fault(error: &sea_orm::sqlx::Error) -> bool {
     use sea_orm::sqlx::Error;
-    matches!(error, Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed)
+    match error {
+        Error::Io(_) | Error::Tls(_) | Error::PoolTimedOut | Error::PoolClosed | Error::WorkerCrashed => true,
+        Error::Database(database) => database.code().is_some_and(|code| is_unavailable_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// PostgreSQL's codes for "the server went away or is not accepting work
+/// yet": a connection exception (class 08), or an administrator or crash
+/// shutdown, or a server still starting (57P01-57P03). A stopped or
+/// restarting database answers these, and a retry later may succeed.
+fn is_unavailable_sqlstate(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
 }
 
 /// Collects every field violation of a request, so a caller learns all of its
@@ -201,6 +213,16 @@ mod tests {
         let bad_request = status.get_details_bad_request().expect("bad request details");
         let fields: Vec<_> = bad_request.field_violations.iter().map(|violation| violation.field.as_str()).collect();
         assert_eq!(fields, ["customer.customer_id", "customer.email"]);
+    }
+
+    #[test]
+    fn shutdown_and_connection_sqlstates_are_unavailable() {
+        for code in ["57P01", "57P02", "57P03", "08006", "08001"] {
+            assert!(is_unavailable_sqlstate(code), "{code}");
+        }
+        for code in ["23505", "40001", "42P01", "57014"] {
+            assert!(!is_unavailable_sqlstate(code), "{code}");
+        }
     }
 
     #[test]

@@ -34,7 +34,22 @@ pub async fn connect(config: &DatabaseConfig) -> Result<DatabaseConnection, DbEr
         .idle_timeout(Duration::from_secs(300))
         .connect_lazy(!in_memory)
         .sqlx_logging(false);
-    Database::connect(options).await
+    Database::connect(options).await.map_err(|error| without_url(error, url))
+}
+
+/// sea-orm quotes the whole URL when it cannot parse it or has no driver for
+/// it, and the URL may carry the database password: the message keeps the
+/// scheme only.
+fn without_url(error: DbErr, url: &str) -> DbErr {
+    let scheme = url.split_once("://").map_or("", |(scheme, _)| scheme);
+    let redacted = format!("{scheme}://[REDACTED]");
+    match error {
+        DbErr::Conn(sea_orm::RuntimeErr::Internal(message)) => {
+            DbErr::Conn(sea_orm::RuntimeErr::Internal(message.replace(url, &redacted)))
+        }
+        other if other.to_string().contains(url) => DbErr::Custom(other.to_string().replace(url, &redacted)),
+        other => other,
+    }
 }
 
 /// The file path inside a `sqlite://path?params` URL, if it names a file.
@@ -96,12 +111,28 @@ fn not_ready(error: DbErr) -> ProbeError {
 
 #[cfg(test)]
 mod tests {
-    use super::sqlite_file_path;
+    use super::{DbErr, sqlite_file_path, without_url};
 
     #[test]
     fn sqlite_paths_are_found() {
         assert_eq!(sqlite_file_path("sqlite://data/profile.db?mode=rwc"), Some("data/profile.db"));
         assert_eq!(sqlite_file_path("sqlite::memory:"), None);
         assert_eq!(sqlite_file_path("postgres://localhost/test"), None);
+    }
+
+    #[tokio::test]
+    async fn an_unusable_url_is_reported_without_its_password() {
+        for url in ["postgres://patron:hunter2@db:notaport/patron", "mysql://patron:hunter2@db/patron"] {
+            let config = crate::config::DatabaseConfig {
+                url: secrecy::SecretString::from(url.to_owned()),
+                ..crate::config::DatabaseConfig::default()
+            };
+            let error = super::connect(&config).await.expect_err("refused");
+            let message = error.to_string();
+            assert!(!message.contains("hunter2"), "{message}");
+            assert!(message.contains("[REDACTED]"), "{message}");
+        }
+        let other = DbErr::Custom("no url here".into());
+        assert_eq!(without_url(other, "postgres://a:b@c/d").to_string(), "Custom Error: no url here");
     }
 }
