@@ -13,7 +13,7 @@ use patron_tests::Suite;
 use tokio_stream::StreamExt;
 
 /// Trains, activates and assigns a segmentation; returns the largest segment's id.
-async fn segment_of_demo(suite: &Suite) -> String {
+pub(crate) async fn segment_of_demo(suite: &Suite) -> String {
     let mut client = SegmentationServiceClient::new(suite.gateway());
     let job = client
         .train_segmentation(seg::TrainSegmentationRequest { seed: Some(1), ..Default::default() })
