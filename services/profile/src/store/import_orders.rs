@@ -1,40 +1,47 @@
 //! Set-based writes of imported order rows: a handful of multi-row statements
-//! per batch instead of several round trips per row.
+//! per batch, whatever its size.
 //!
-//! Each statement is an upsert whose update fires only when a value differs,
-//! and reports (RETURNING) the rows it inserted or changed; a row counts as
-//! written when its order's fields or its line changed, and as unchanged
-//! otherwise. Re-importing a file therefore writes nothing.
+//! The batch's customers and stored orders are resolved to row ids first, so
+//! no write joins the growing tables by external id. Orders new to the store
+//! are inserted with the total and units of their lines in the batch, so a
+//! fresh import writes each order once. Stored orders are upserted (the update
+//! fires only when a field differs) and, when their lines changed, totalled
+//! again over all their stored lines. A row counts as written when its
+//! order's fields or its line changed; re-importing a file writes nothing.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use patron_common::ServiceError;
 use sea_orm::{ConnectionTrait, DbBackend, Value};
 
-use super::import::OrderRow;
+use super::import::keys::{customer_pk, ensure_customers, first_seen, ids_by_external_id};
+use super::import::{Counts, OrderRow, any_differs};
 use super::row_source::{Column, NULL_INT, RowSource};
 use super::sql::{self, int, text};
-use crate::domain::order::{Order, OrderLine};
-use crate::domain::time::Micros;
+use crate::domain::order::Order;
 
-/// Rows per statement, well under SQLite's and PostgreSQL's bound-parameter limits.
-const ROWS_PER_STATEMENT: usize = 500;
+/// Orders per re-totalling statement, well under the bound-parameter limits.
+const ORDERS_PER_STATEMENT: usize = 500;
 
-/// How many rows of a batch were written and how many were already stored as given.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub written: i64,
-    pub unchanged: i64,
+/// One order of the batch: its fields (from its first row) and what its lines in the batch add up to.
+struct Header<'a> {
+    order: &'a Order,
+    /// The batch carries lines for it; otherwise its rows carry a total only.
+    lined: bool,
+    /// Sum of its lines' amounts in the batch (or its given total); `None` on overflow.
+    total_minor: Option<i64>,
+    units: i64,
 }
 
-/// "a IS DISTINCT FROM excluded.a OR …" in the backend's spelling.
-fn any_differs(backend: DbBackend, table: &str, columns: &[&str]) -> String {
-    let operator = if backend == DbBackend::Postgres { "IS DISTINCT FROM" } else { "IS NOT" };
-    columns
-        .iter()
-        .map(|column| format!("{table}.{column} {operator} excluded.{column}"))
-        .collect::<Vec<_>>()
-        .join(" OR ")
+/// The outcome of the header upserts.
+#[derive(Default)]
+struct Upserted {
+    /// Row id per external id, for every order of the batch.
+    ids: HashMap<String, i64>,
+    /// Orders inserted or changed.
+    changed: HashSet<String>,
+    /// Row ids of orders this batch inserted, whose totals are already their lines'.
+    fresh: HashSet<i64>,
 }
 
 /// Writes the rows (all valid, with consistent order fields) in the caller's transaction.
@@ -42,30 +49,159 @@ pub async fn write(db: &impl ConnectionTrait, rows: &[OrderRow]) -> Result<Count
     if rows.is_empty() {
         return Ok(Counts::default());
     }
-    let backend = db.get_database_backend();
-    ensure_customers(db, rows).await?;
+    let customers = ensure_customers(
+        db,
+        first_seen(rows.iter().filter_map(|row| Some((row.order.customer_id.as_deref()?, row.order.place_time)))),
+    )
+    .await?;
+    let headers = headers(rows);
+    let external_ids: Vec<String> = headers.iter().map(|header| header.order.order_id.clone()).collect();
+    let stored = ids_by_external_id(db, "orders", &external_ids).await?;
+    let (lined, total_only): (Vec<&Header>, Vec<&Header>) = headers.iter().partition(|header| header.lined);
+    let mut upserted = Upserted { ids: stored.clone(), ..Upserted::default() };
+    upsert_headers(db, &lined, &customers, &stored, &mut upserted).await?;
+    upsert_headers(db, &total_only, &customers, &stored, &mut upserted).await?;
+    // An order another import inserted meanwhile, as this batch has it, conflicted and returned nothing.
+    let raced: Vec<String> = external_ids.into_iter().filter(|id| !upserted.ids.contains_key(id)).collect();
+    upserted.ids.extend(ids_by_external_id(db, "orders", &raced).await?);
 
-    // One header per order: the first row's (later rows agree, or were rejected).
-    let mut headers: Vec<&OrderRow> = Vec::new();
-    let mut seen = HashSet::new();
+    let changed_lines = upsert_lines(db, rows, &upserted.ids).await?;
+    let overflowed = headers.iter().filter(|header| header.total_minor.is_none()).map(|header| &header.order.order_id);
+    let retotal: BTreeSet<i64> = changed_lines
+        .iter()
+        .map(|(order_id, _)| *order_id)
+        .filter(|order_id| !upserted.fresh.contains(order_id))
+        .chain(overflowed.filter_map(|order_id| upserted.ids.get(order_id).copied()))
+        .collect();
+    total_from_stored_lines(db, &retotal.into_iter().collect::<Vec<_>>()).await?;
+
+    let mut counts = Counts::default();
     for row in rows {
-        if seen.insert(row.order.order_id.as_str()) {
-            headers.push(row);
+        let header_changed = upserted.changed.contains(&row.order.order_id);
+        let line_changed = row.line.as_ref().is_some_and(|line| {
+            upserted
+                .ids
+                .get(&row.order.order_id)
+                .is_some_and(|order_id| changed_lines.contains(&(*order_id, line.line_number)))
+        });
+        counts.add(header_changed || line_changed);
+    }
+    Ok(counts)
+}
+
+/// One header per order, in first-row order; later rows of an order agree on
+/// its fields (or were rejected) and add their lines to its total.
+fn headers(rows: &[OrderRow]) -> Vec<Header<'_>> {
+    let mut headers: Vec<Header> = Vec::new();
+    let mut position: HashMap<&str, usize> = HashMap::new();
+    for row in rows {
+        let index = *position.entry(row.order.order_id.as_str()).or_insert_with(|| {
+            headers.push(Header { order: &row.order, lined: false, total_minor: Some(0), units: 0 });
+            headers.len() - 1
+        });
+        let header = &mut headers[index];
+        match &row.line {
+            Some(line) => {
+                if !header.lined {
+                    // Lines decide the total; a total-only row of the same order is ignored.
+                    header.lined = true;
+                    header.total_minor = Some(0);
+                }
+                header.total_minor = header.total_minor.and_then(|total| total.checked_add(line.amount_minor()?));
+                header.units = header.units.saturating_add(line.quantity);
+            }
+            None if !header.lined => header.total_minor = Some(row.order.total_minor),
+            None => {}
         }
     }
-    let lined: HashSet<&str> =
-        rows.iter().filter(|row| row.line.is_some()).map(|row| row.order.order_id.as_str()).collect();
-    let (with_lines, total_only): (Vec<&OrderRow>, Vec<&OrderRow>) =
-        headers.into_iter().partition(|row| lined.contains(row.order.order_id.as_str()));
-    let mut changed_orders = upsert_headers(db, &with_lines, false).await?;
-    changed_orders.extend(upsert_headers(db, &total_only, true).await?);
+    headers
+}
 
-    let lines: Vec<(&OrderRow, &OrderLine)> =
-        rows.iter().filter_map(|row| row.line.as_ref().map(|line| (row, line))).collect();
-    let mut changed_lines: HashSet<(i64, i32)> = HashSet::new();
+/// Upserts the orders' own fields. A total-only order also sets its total;
+/// an order with lines keeps its stored total, which is recomputed when its
+/// lines change.
+async fn upsert_headers(
+    db: &impl ConnectionTrait,
+    headers: &[&Header<'_>],
+    customers: &HashMap<String, i64>,
+    stored: &HashMap<String, i64>,
+    upserted: &mut Upserted,
+) -> Result<(), ServiceError> {
+    let Some(first) = headers.first() else { return Ok(()) };
+    let with_total = !first.lined;
+    let backend = db.get_database_backend();
+    let mut compared = vec!["customer_id", "place_time_us", "channel", "store_id", "region", "currency_code", "status"];
+    if with_total {
+        compared.push("total_minor");
+    }
+    let set: Vec<String> = compared.iter().map(|column| format!("{column} = excluded.{column}")).collect();
+    let customer_ids = headers
+        .iter()
+        .map(|header| header.order.customer_id.as_deref().map_or(Ok(NULL_INT), |id| customer_pk(customers, id)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let orders: Vec<&Order> = headers.iter().map(|header| header.order).collect();
+    let source = RowSource::new(vec![
+        ("external_id", Column::Text(orders.iter().map(|order| order.order_id.clone()).collect())),
+        ("customer_id", Column::BigInt(customer_ids)),
+        ("place_time_us", Column::BigInt(orders.iter().map(|order| order.place_time.0).collect())),
+        ("channel", Column::SmallInt(orders.iter().map(|order| order.channel as i16).collect())),
+        ("store_id", Column::Text(orders.iter().map(|order| order.store_id.clone()).collect())),
+        ("region", Column::Text(orders.iter().map(|order| order.region.clone()).collect())),
+        ("currency_code", Column::Text(orders.iter().map(|order| order.currency_code.clone()).collect())),
+        ("status", Column::SmallInt(orders.iter().map(|order| order.status as i16).collect())),
+        ("total_minor", Column::BigInt(headers.iter().map(|header| header.total_minor.unwrap_or(0)).collect())),
+        ("units", Column::BigInt(headers.iter().map(|header| header.units).collect())),
+    ]);
+    // PostgreSQL tells an insert from an update (xmax is 0 on a new row
+    // version); on SQLite the batch's write lock keeps the stored lookup true.
+    let inserted = if backend == DbBackend::Postgres { "(xmax = 0)::int" } else { "1" };
+    for chunk in source.chunks(backend) {
+        let statement = format!(
+            "WITH {cte} \
+             INSERT INTO orders (external_id, customer_id, place_time_us, channel, store_id, region, currency_code, \
+             status, total_minor, units) \
+             SELECT v.external_id, NULLIF(v.customer_id, {NULL_INT}), v.place_time_us, v.channel, v.store_id, v.region, \
+             v.currency_code, v.status, v.total_minor, v.units FROM v WHERE 1 = 1 \
+             ON CONFLICT (external_id) DO UPDATE SET {set} WHERE {differs} \
+             RETURNING id, external_id, {inserted} AS inserted",
+            cte = chunk.cte,
+            set = set.join(", "),
+            differs = any_differs(backend, "orders", &compared),
+        );
+        for row in sql::query(db, &statement, chunk.values).await? {
+            let (id, external_id) = (int(&row, "id")?, text(&row, "external_id")?);
+            if int(&row, "inserted")? == 1 && !stored.contains_key(&external_id) {
+                upserted.fresh.insert(id);
+            }
+            upserted.ids.insert(external_id.clone(), id);
+            upserted.changed.insert(external_id);
+        }
+    }
+    Ok(())
+}
+
+/// Upserts the rows' lines under their orders' row ids; returns the
+/// (order id, line number) of each line inserted or changed.
+async fn upsert_lines(
+    db: &impl ConnectionTrait,
+    rows: &[OrderRow],
+    order_ids: &HashMap<String, i64>,
+) -> Result<HashSet<(i64, i32)>, ServiceError> {
+    let backend = db.get_database_backend();
+    let lines: Vec<(i64, &crate::domain::order::OrderLine)> = rows
+        .iter()
+        .filter_map(|row| row.line.as_ref().map(|line| (&row.order.order_id, line)))
+        .map(|(order_id, line)| {
+            let id = order_ids
+                .get(order_id)
+                .copied()
+                .ok_or_else(|| ServiceError::internal(format!("order {order_id} has no row id")))?;
+            Ok((id, line))
+        })
+        .collect::<Result<_, ServiceError>>()?;
     let line_columns = ["sku", "category", "quantity", "unit_price_minor", "discount_minor", "unit_cost_minor"];
     let source = RowSource::new(vec![
-        ("order_external_id", Column::Text(lines.iter().map(|(row, _)| row.order.order_id.clone()).collect())),
+        ("order_id", Column::BigInt(lines.iter().map(|(id, _)| *id).collect())),
         ("line_number", Column::Int(lines.iter().map(|(_, line)| line.line_number).collect())),
         ("sku", Column::Text(lines.iter().map(|(_, line)| line.sku.clone()).collect())),
         ("category", Column::Text(lines.iter().map(|(_, line)| line.category.clone()).collect())),
@@ -77,14 +213,14 @@ pub async fn write(db: &impl ConnectionTrait, rows: &[OrderRow]) -> Result<Count
             Column::BigInt(lines.iter().map(|(_, line)| line.unit_cost_minor.unwrap_or(NULL_INT)).collect()),
         ),
     ]);
+    let mut changed = HashSet::new();
     for chunk in source.chunks(backend) {
         let statement = format!(
             "WITH {cte} \
              INSERT INTO order_lines (order_id, line_number, sku, category, quantity, unit_price_minor, discount_minor, \
              unit_cost_minor) \
-             SELECT o.id, v.line_number, v.sku, v.category, v.quantity, v.unit_price_minor, v.discount_minor, \
-             NULLIF(v.unit_cost_minor, {NULL_INT}) FROM v JOIN orders o ON o.external_id = v.order_external_id \
-             WHERE 1 = 1 \
+             SELECT v.order_id, v.line_number, v.sku, v.category, v.quantity, v.unit_price_minor, v.discount_minor, \
+             NULLIF(v.unit_cost_minor, {NULL_INT}) FROM v WHERE 1 = 1 \
              ON CONFLICT (order_id, line_number) DO UPDATE SET sku = excluded.sku, category = excluded.category, \
              quantity = excluded.quantity, unit_price_minor = excluded.unit_price_minor, \
              discount_minor = excluded.discount_minor, unit_cost_minor = excluded.unit_cost_minor \
@@ -93,14 +229,15 @@ pub async fn write(db: &impl ConnectionTrait, rows: &[OrderRow]) -> Result<Count
             differs = any_differs(backend, "order_lines", &line_columns),
         );
         for row in sql::query(db, &statement, chunk.values).await? {
-            changed_lines.insert((int(&row, "order_id")?, int(&row, "line_number")? as i32));
+            changed.insert((int(&row, "order_id")?, int(&row, "line_number")? as i32));
         }
     }
+    Ok(changed)
+}
 
-    // Orders whose lines changed total their stored lines, earlier batches' included.
-    let changed_order_ids: BTreeSet<i64> = changed_lines.iter().map(|(order_id, _)| *order_id).collect();
-    let ids: Vec<i64> = changed_order_ids.iter().copied().collect();
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+/// Sets the orders' totals and units from all their stored lines, earlier batches' included.
+async fn total_from_stored_lines(db: &impl ConnectionTrait, order_ids: &[i64]) -> Result<(), ServiceError> {
+    for chunk in order_ids.chunks(ORDERS_PER_STATEMENT) {
         let statement = format!(
             "UPDATE orders SET \
              total_minor = (SELECT COALESCE(SUM(l.quantity * l.unit_price_minor - l.discount_minor), 0) \
@@ -111,121 +248,5 @@ pub async fn write(db: &impl ConnectionTrait, rows: &[OrderRow]) -> Result<Count
         );
         sql::execute(db, &statement, chunk.iter().map(|id| Value::from(*id)).collect()).await?;
     }
-
-    // Attribute outcomes to rows.
-    let line_rows: Vec<&OrderRow> = lines.iter().map(|(row, _)| *row).collect();
-    let order_ids = internal_ids(db, &line_rows).await?;
-    let mut counts = Counts::default();
-    for row in rows {
-        let header_changed = changed_orders.contains(&row.order.order_id);
-        let line_changed = row.line.as_ref().is_some_and(|line| {
-            order_ids
-                .get(row.order.order_id.as_str())
-                .is_some_and(|order_id| changed_lines.contains(&(*order_id, line.line_number)))
-        });
-        if header_changed || line_changed {
-            counts.written += 1;
-        } else {
-            counts.unchanged += 1;
-        }
-    }
-    Ok(counts)
-}
-
-/// Upserts the orders' own fields; a total-only order also sets its total (an
-/// order with lines totals them later). Returns the external ids of the
-/// orders inserted or changed.
-async fn upsert_headers(
-    db: &impl ConnectionTrait,
-    headers: &[&OrderRow],
-    with_total: bool,
-) -> Result<HashSet<String>, ServiceError> {
-    let backend = db.get_database_backend();
-    let mut compared = vec!["customer_id", "place_time_us", "channel", "store_id", "region", "currency_code", "status"];
-    let mut set = compared.iter().map(|column| format!("{column} = excluded.{column}")).collect::<Vec<_>>();
-    if with_total {
-        compared.push("total_minor");
-        set.push("total_minor = excluded.total_minor".to_owned());
-    }
-    let orders: Vec<&Order> = headers.iter().map(|row| &row.order).collect();
-    let source = RowSource::new(vec![
-        ("external_id", Column::Text(orders.iter().map(|order| order.order_id.clone()).collect())),
-        (
-            "customer_external_id",
-            // Customer ids are never empty, so '' stands for an anonymous order.
-            Column::Text(orders.iter().map(|order| order.customer_id.clone().unwrap_or_default()).collect()),
-        ),
-        ("place_time_us", Column::BigInt(orders.iter().map(|order| order.place_time.0).collect())),
-        ("channel", Column::SmallInt(orders.iter().map(|order| order.channel as i16).collect())),
-        ("store_id", Column::Text(orders.iter().map(|order| order.store_id.clone()).collect())),
-        ("region", Column::Text(orders.iter().map(|order| order.region.clone()).collect())),
-        ("currency_code", Column::Text(orders.iter().map(|order| order.currency_code.clone()).collect())),
-        ("status", Column::SmallInt(orders.iter().map(|order| order.status as i16).collect())),
-        (
-            "total_minor",
-            Column::BigInt(orders.iter().map(|order| if with_total { order.total_minor } else { 0 }).collect()),
-        ),
-    ]);
-    let mut changed = HashSet::new();
-    for chunk in source.chunks(backend) {
-        let statement = format!(
-            "WITH {cte} \
-             INSERT INTO orders (external_id, customer_id, place_time_us, channel, store_id, region, currency_code, \
-             status, total_minor, units) \
-             SELECT v.external_id, c.id, v.place_time_us, v.channel, v.store_id, v.region, v.currency_code, v.status, \
-             v.total_minor, 0 FROM v LEFT JOIN customers c ON c.external_id = NULLIF(v.customer_external_id, '') \
-             WHERE 1 = 1 \
-             ON CONFLICT (external_id) DO UPDATE SET {set} WHERE {differs} RETURNING external_id",
-            cte = chunk.cte,
-            set = set.join(", "),
-            differs = any_differs(backend, "orders", &compared),
-        );
-        for row in sql::query(db, &statement, chunk.values).await? {
-            changed.insert(text(&row, "external_id")?);
-        }
-    }
-    Ok(changed)
-}
-
-/// Creates a bare record for every customer the rows name that does not exist yet.
-async fn ensure_customers(db: &impl ConnectionTrait, rows: &[OrderRow]) -> Result<(), ServiceError> {
-    let mut first_seen: HashMap<&str, Micros> = HashMap::new();
-    for row in rows {
-        if let Some(customer_id) = &row.order.customer_id {
-            let seen = first_seen.entry(customer_id.as_str()).or_insert(row.order.place_time);
-            *seen = (*seen).min(row.order.place_time);
-        }
-    }
-    let mut customers: Vec<(&str, Micros)> = first_seen.into_iter().collect();
-    customers.sort_unstable();
-    let now = Micros::now().0;
-    let source = RowSource::new(vec![
-        ("external_id", Column::Text(customers.iter().map(|(id, _)| (*id).to_owned()).collect())),
-        ("create_time_us", Column::BigInt(customers.iter().map(|(_, seen)| seen.0).collect())),
-    ]);
-    for chunk in source.chunks(db.get_database_backend()) {
-        let statement = format!(
-            "WITH {cte} INSERT INTO customers (external_id, name, email, phone, home_store_id, region, \
-             create_time_us, update_time_us) SELECT v.external_id, '', '', '', '', '', v.create_time_us, {now} \
-             FROM v WHERE 1 = 1 ON CONFLICT (external_id) DO NOTHING",
-            cte = chunk.cte,
-        );
-        sql::execute(db, &statement, chunk.values).await?;
-    }
     Ok(())
-}
-
-/// Internal ids of the orders the line rows belong to.
-async fn internal_ids(db: &impl ConnectionTrait, lines: &[&OrderRow]) -> Result<HashMap<String, i64>, ServiceError> {
-    let external: Vec<String> =
-        lines.iter().map(|row| row.order.order_id.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    let mut ids = HashMap::with_capacity(external.len());
-    for chunk in external.chunks(ROWS_PER_STATEMENT) {
-        let statement =
-            format!("SELECT id, external_id FROM orders WHERE external_id IN ({})", sql::placeholders(chunk.len()));
-        for row in sql::query(db, &statement, chunk.iter().map(|id| Value::from(id.clone())).collect()).await? {
-            ids.insert(text(&row, "external_id")?, int(&row, "id")?);
-        }
-    }
-    Ok(ids)
 }

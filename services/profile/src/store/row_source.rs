@@ -25,6 +25,7 @@ pub enum Column {
     BigInt(Vec<i64>),
     SmallInt(Vec<i16>),
     Int(Vec<i32>),
+    Bool(Vec<bool>),
 }
 
 impl Column {
@@ -34,6 +35,7 @@ impl Column {
             Self::BigInt(values) => values.len(),
             Self::SmallInt(values) => values.len(),
             Self::Int(values) => values.len(),
+            Self::Bool(values) => values.len(),
         }
     }
 
@@ -43,15 +45,17 @@ impl Column {
             Self::BigInt(_) => "int8[]",
             Self::SmallInt(_) => "int2[]",
             Self::Int(_) => "int4[]",
+            Self::Bool(_) => "bool[]",
         }
     }
 
-    fn array(&self) -> Value {
+    fn into_array(self) -> Value {
         match self {
-            Self::Text(values) => Value::from(values.clone()),
-            Self::BigInt(values) => Value::from(values.clone()),
-            Self::SmallInt(values) => Value::from(values.clone()),
-            Self::Int(values) => Value::from(values.clone()),
+            Self::Text(values) => Value::from(values),
+            Self::BigInt(values) => Value::from(values),
+            Self::SmallInt(values) => Value::from(values),
+            Self::Int(values) => Value::from(values),
+            Self::Bool(values) => Value::from(values),
         }
     }
 
@@ -61,6 +65,7 @@ impl Column {
             Self::BigInt(values) => Value::from(values[row]),
             Self::SmallInt(values) => Value::from(values[row]),
             Self::Int(values) => Value::from(values[row]),
+            Self::Bool(values) => Value::from(values[row]),
         }
     }
 }
@@ -88,7 +93,7 @@ impl RowSource {
     }
 
     /// The rows split into as few statements as the backend allows.
-    pub fn chunks(&self, backend: DbBackend) -> Vec<Chunk> {
+    pub fn chunks(self, backend: DbBackend) -> Vec<Chunk> {
         let rows = self.rows();
         if rows == 0 {
             return Vec::new();
@@ -98,7 +103,8 @@ impl RowSource {
             let arrays: Vec<String> =
                 self.columns.iter().map(|column| format!("?::{}", column.postgres_array_type())).collect();
             let cte = format!("v AS (SELECT * FROM unnest({}) AS u({names}))", arrays.join(", "));
-            return vec![Chunk { cte, values: self.columns.iter().map(Column::array).collect() }];
+            // The columns move into the parameters: a batch's values are not copied again.
+            return vec![Chunk { cte, values: self.columns.into_iter().map(Column::into_array).collect() }];
         }
         (0..rows)
             .step_by(SQLITE_ROWS_PER_STATEMENT)

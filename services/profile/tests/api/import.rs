@@ -3,7 +3,7 @@ use patron_proto::profile::v1 as pb;
 use tokio_stream::StreamExt;
 use tonic::Code;
 
-use crate::helpers::{Store, at, spawn_app};
+use crate::helpers::{Store, at, spawn_app, utc};
 
 on_every_store!(
     orders_import_lands_good_rows_and_reports_bad_ones,
@@ -12,6 +12,9 @@ on_every_store!(
     customer_rows_fold_over_stored_and_earlier_rows,
     anonymous_orders_and_unit_costs_survive_import,
     stream_without_header_is_invalid,
+    contact_and_feedback_rows_are_upserted_by_id,
+    cart_events_and_exposures_import,
+    an_oversize_batch_ends_the_import_after_the_committed_ones,
 );
 
 fn order_row(line: i64, order_id: &str, line_number: i32, sku: &str, quantity: i64) -> pb::ImportRow {
@@ -314,5 +317,185 @@ async fn stream_without_header_is_invalid(store: Store) {
     let status = answers.next().await.unwrap().unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(status.message().contains("header"));
+    app.stop().await.unwrap();
+}
+
+fn contact_row(line: i64, id: &str, customer: &str, reason: &str, resolved: bool) -> pb::ImportRow {
+    pb::ImportRow {
+        line,
+        record: Some(pb::import_row::Record::Contact(pb::SupportContact {
+            contact_id: id.into(),
+            customer_id: customer.into(),
+            channel: pb::ContactChannel::Chat as i32,
+            reason: reason.into(),
+            complaint: true,
+            open_time: at(1_700_000_000),
+            resolve_time: if resolved { at(1_700_003_600) } else { None },
+        })),
+    }
+}
+
+fn feedback_row(line: i64, id: &str, customer: &str, score: pb::feedback::Score) -> pb::ImportRow {
+    pb::ImportRow {
+        line,
+        record: Some(pb::import_row::Record::Feedback(pb::Feedback {
+            feedback_id: id.into(),
+            customer_id: customer.into(),
+            score: Some(score),
+            comment: "it's fine'); DROP TABLE feedback; --".into(),
+            touchpoint: "email".into(),
+            submit_time: at(1_700_000_000),
+        })),
+    }
+}
+
+/// Contacts and feedback are written set-based: absent values (customer,
+/// resolve time, the other score) survive the round trip, a record repeated
+/// in a batch ends as its last row, and re-importing changes nothing.
+async fn contact_and_feedback_rows_are_upserted_by_id(store: Store) {
+    let mut app = spawn_app(store).await;
+    let contacts = vec![
+        contact_row(2, "k-1", "c-new", "late_delivery", true),
+        contact_row(3, "k-2", "", "billing", false),
+        contact_row(4, "k-1", "c-new", "damaged", true),
+        contact_row(5, "", "c-1", "billing", false),
+    ];
+    let (progress, errors) = import(&mut app.client, pb::ImportKind::Contacts, vec![contacts.clone()]).await.unwrap();
+    assert_eq!((progress.rows_written, progress.rows_unchanged, progress.rows_rejected), (3, 0, 1));
+    assert_eq!(errors.iter().map(|error| (error.line, error.field.as_str())).collect::<Vec<_>>(), [(5, "contact_id")]);
+    let (again, _) = import(&mut app.client, pb::ImportKind::Contacts, vec![contacts]).await.unwrap();
+    assert_eq!((again.rows_written, again.rows_unchanged), (0, 3));
+    let last = vec![vec![contact_row(2, "k-1", "c-new", "damaged", true)]];
+    let (stored_is_last, _) = import(&mut app.client, pb::ImportKind::Contacts, last).await.unwrap();
+    assert_eq!((stored_is_last.rows_written, stored_is_last.rows_unchanged), (0, 1), "the batch's last row landed");
+    let reopened = vec![vec![contact_row(2, "k-1", "c-new", "damaged", false)]];
+    let (changed, _) = import(&mut app.client, pb::ImportKind::Contacts, reopened).await.unwrap();
+    assert_eq!(changed.rows_written, 1);
+    let customer = app.client.get_customer(pb::GetCustomerRequest { customer_id: "c-new".into() }).await;
+    assert!(customer.is_ok(), "a contact's unknown customer gets a record: {customer:?}");
+
+    use pb::feedback::Score;
+    let answers = vec![
+        feedback_row(2, "f-1", "c-1", Score::Nps(9)),
+        feedback_row(3, "f-2", "", Score::Csat(4)),
+        feedback_row(4, "f-3", "c-1", Score::Csat(6)),
+    ];
+    let (progress, errors) = import(&mut app.client, pb::ImportKind::Feedback, vec![answers.clone()]).await.unwrap();
+    assert_eq!((progress.rows_written, progress.rows_rejected), (2, 1));
+    assert_eq!(errors[0].field, "csat");
+    let (again, _) = import(&mut app.client, pb::ImportKind::Feedback, vec![answers]).await.unwrap();
+    assert_eq!((again.rows_written, again.rows_unchanged), (0, 2));
+    // NPS to CSAT: the NPS must be gone, or the same row would differ again.
+    let switched = || vec![vec![feedback_row(2, "f-1", "c-1", Score::Csat(5))]];
+    let (first, _) = import(&mut app.client, pb::ImportKind::Feedback, switched()).await.unwrap();
+    let (second, _) = import(&mut app.client, pb::ImportKind::Feedback, switched()).await.unwrap();
+    assert_eq!((first.rows_written, second.rows_unchanged), (1, 1));
+    app.stop().await.unwrap();
+}
+
+fn cart_row(line: i64, id: &str, cart: &str, customer: &str, kind: pb::CartEventType, hour: u32) -> pb::ImportRow {
+    pb::ImportRow {
+        line,
+        record: Some(pb::import_row::Record::CartEvent(pb::CartEvent {
+            event_id: id.into(),
+            cart_id: cart.into(),
+            customer_id: customer.into(),
+            r#type: kind as i32,
+            event_time: utc(2024, 3, 2, hour),
+            value: Some(patron_proto::common::v1::Money { amount_minor: 2_500, currency_code: "EUR".into() }),
+            order_id: if kind == pb::CartEventType::Converted { "o-1".into() } else { String::new() },
+        })),
+    }
+}
+
+fn exposure_row(line: i64, id: &str, variant: &str, customer: &str) -> pb::ImportRow {
+    pb::ImportRow {
+        line,
+        record: Some(pb::import_row::Record::Exposure(pb::CampaignExposure {
+            exposure_id: id.into(),
+            campaign_id: "spring".into(),
+            variant: variant.into(),
+            customer_id: customer.into(),
+            expose_time: utc(2024, 3, 1, 9),
+        })),
+    }
+}
+
+/// Cart events and campaign exposures have their own import kinds; what
+/// lands is what the abandoned-cart list and the campaign evaluation read.
+async fn cart_events_and_exposures_import(store: Store) {
+    use pb::CartEventType::{Converted, Created};
+    let mut app = spawn_app(store).await;
+    let mut missing_order = cart_row(6, "e-5", "cart-3", "c-1", Converted, 5);
+    if let Some(pb::import_row::Record::CartEvent(event)) = missing_order.record.as_mut() {
+        event.order_id.clear();
+    }
+    let carts = vec![
+        cart_row(2, "e-1", "cart-1", "c-1", Created, 1),
+        cart_row(3, "e-2", "cart-1", "c-1", Converted, 2),
+        cart_row(4, "e-3", "cart-2", "c-2", Created, 3),
+        cart_row(5, "e-4", "cart-4", "", Created, 4),
+        missing_order,
+    ];
+    let (progress, errors) = import(&mut app.client, pb::ImportKind::CartEvents, vec![carts.clone()]).await.unwrap();
+    assert_eq!((progress.rows_written, progress.rows_rejected), (4, 1));
+    assert_eq!(errors.iter().map(|error| (error.line, error.field.as_str())).collect::<Vec<_>>(), [(6, "order_id")]);
+    let (again, _) = import(&mut app.client, pb::ImportKind::CartEvents, vec![carts]).await.unwrap();
+    assert_eq!((again.rows_written, again.rows_unchanged), (0, 4));
+    let window =
+        Some(patron_proto::common::v1::TimeWindow { start_time: utc(2024, 3, 1, 0), end_time: utc(2024, 4, 1, 0) });
+    let abandoned = app
+        .client
+        .list_abandoned_carts(pb::ListAbandonedCartsRequest { window, page_size: 0, page_token: String::new() })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut carts: Vec<(String, String, i64)> = abandoned
+        .carts
+        .into_iter()
+        .map(|cart| (cart.cart_id, cart.customer_id, cart.value.map_or(0, |value| value.amount_minor)))
+        .collect();
+    carts.sort();
+    assert_eq!(carts, [("cart-2".into(), "c-2".into(), 2_500), ("cart-4".into(), String::new(), 2_500)]);
+
+    let exposures = vec![
+        exposure_row(2, "x-1", "control", "c-1"),
+        exposure_row(3, "x-2", "treatment", "c-2"),
+        exposure_row(4, "x-3", "treatment", "c-3"),
+        exposure_row(5, "x-4", "treatment", ""),
+    ];
+    let (progress, errors) = import(&mut app.client, pb::ImportKind::Exposures, vec![exposures.clone()]).await.unwrap();
+    assert_eq!((progress.rows_written, progress.rows_rejected), (3, 1));
+    assert_eq!(errors[0].field, "customer_id");
+    let (again, _) = import(&mut app.client, pb::ImportKind::Exposures, vec![exposures]).await.unwrap();
+    assert_eq!((again.rows_written, again.rows_unchanged), (0, 3));
+    let evaluation = app
+        .client
+        .evaluate_campaign(pb::EvaluateCampaignRequest { campaign_id: "spring".into(), ..Default::default() })
+        .await
+        .unwrap()
+        .into_inner();
+    let exposed: Vec<(&str, i64)> =
+        evaluation.breakdowns[0].variants.iter().map(|variant| (variant.variant.as_str(), variant.exposed)).collect();
+    assert_eq!(exposed, [("control", 1), ("treatment", 2)]);
+    app.stop().await.unwrap();
+}
+
+/// Batches are validated ahead of the write of the one before: a bad batch
+/// still ends the stream only after every earlier batch is committed and answered.
+async fn an_oversize_batch_ends_the_import_after_the_committed_ones(store: Store) {
+    let mut app = spawn_app(store).await;
+    let oversize: Vec<pb::ImportRow> =
+        (0..10_001).map(|index| order_row(index + 3, &format!("o-{index}"), 1, "sku-1", 1)).collect();
+    let result =
+        import(&mut app.client, pb::ImportKind::Orders, vec![vec![order_row(2, "o-first", 1, "sku-1", 1)], oversize])
+            .await;
+    let status = result.unwrap_err();
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert!(status.message().contains("batch.rows"), "{}", status.message());
+    let first = app.client.get_order(pb::GetOrderRequest { order_id: "o-first".into() }).await;
+    assert!(first.is_ok(), "the batch before the bad one is committed");
+    let rows = app.client.list_orders(pb::ListOrdersRequest::default()).await.unwrap().into_inner().orders;
+    assert_eq!(rows.len(), 1);
     app.stop().await.unwrap();
 }
