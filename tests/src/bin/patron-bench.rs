@@ -19,6 +19,8 @@ struct Args {
     import_customers: usize,
     report_orders: usize,
     insight_rate: f64,
+    /// `--only import`: the profile import alone (no suite, no reports).
+    only_import: bool,
     /// `--only gateway`: the gateway tables alone (no profile import and reports).
     gateway_only: bool,
 }
@@ -32,6 +34,7 @@ fn parse_args() -> Args {
         import_customers: 100_000,
         report_orders: 1_000_000,
         insight_rate: 1_000.0,
+        only_import: false,
         gateway_only: false,
     };
     let mut iter = std::env::args().skip(1);
@@ -45,6 +48,7 @@ fn parse_args() -> Args {
             "--import-customers" => args.import_customers = value.parse().unwrap_or(args.import_customers),
             "--report-orders" => args.report_orders = value.parse().unwrap_or(args.report_orders),
             "--insight-rate" => args.insight_rate = value.parse().unwrap_or(args.insight_rate),
+            "--only" if value == "import" => args.only_import = true,
             "--only" if value == "gateway" => args.gateway_only = true,
             other => eprintln!("ignoring unknown flag {other}"),
         }
@@ -82,6 +86,13 @@ async fn get_customer_load(channel: GatewayChannel, args: &Args, concurrency: us
 #[tokio::main]
 async fn main() {
     let args = parse_args();
+    if args.only_import {
+        if let Err(error) = profile_import_and_reports(&args).await {
+            eprintln!("profile import bench failed: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let suite = Suite::up().await;
     let mut profile = ProfileServiceClient::new(suite.gateway());
     for index in 0..args.customers {
@@ -262,7 +273,9 @@ fn expected_absence(status: tonic::Status) -> Result<(), tonic::Status> {
 }
 
 async fn profile_import_and_reports(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    use patron_tests::bench_profile::{ProfileProcess, ScratchDatabase, Workload, latency, scratch_dir, year_window};
+    use patron_tests::bench_profile::{
+        IMPORT_BATCH_ROWS, ProfileProcess, ScratchDatabase, Workload, latency, scratch_dir, year_window,
+    };
 
     let workload = Workload { order_lines: args.order_lines, customers: args.import_customers, lines_per_order: 3 };
     let bin_dir = patron_tests::binaries_dir();
@@ -271,7 +284,7 @@ async fn profile_import_and_reports(args: &Args) -> Result<(), Box<dyn std::erro
     workload.write_csv(&csv)?;
     println!();
     println!(
-        "Profile import: {} order lines, {} customers, streamed in batches of 1,000",
+        "Profile import: {} order lines, {} customers, streamed in batches of {IMPORT_BATCH_ROWS}",
         args.order_lines, args.import_customers
     );
     println!("| {:<34} | {:>10} | {:>9} | {:>14} |", "target", "rows/s", "seconds", "peak RSS MiB");
@@ -300,6 +313,10 @@ async fn profile_import_and_reports(args: &Args) -> Result<(), Box<dyn std::erro
     drop(sqlite_profile);
 
     drop(profile);
+    if args.only_import {
+        let _ = std::fs::remove_dir_all(&dir);
+        return Ok(());
+    }
 
     // Reports are specified over 100,000 customers and 1,000,000 orders: one
     // line per order, so the order count is the row count.
