@@ -23,6 +23,8 @@ struct Running {
 
 pub struct TestApp {
     pub client: ForecastServiceClient<Channel>,
+    /// The service's channel, for calls without the typed client.
+    pub channel: Channel,
     pub profile: ProfileServiceClient<Channel>,
     services: Vec<Running>,
 }
@@ -62,6 +64,7 @@ pub async fn spawn_app(store: Store) -> TestApp {
         wait_until_serving(channel.clone()).await;
     }
     TestApp {
+        channel: channel.clone(),
         client: ForecastServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
         profile: ProfileServiceClient::new(profile_channel),
         services: vec![
@@ -222,4 +225,13 @@ pub fn orders() -> Vec<profile_pb::OrderRow> {
         }
     }
     rows
+}
+
+/// The fields an INVALID_ARGUMENT names, in order.
+pub fn violated_fields(status: &tonic::Status) -> Vec<String> {
+    use tonic_types::StatusExt;
+    status
+        .get_details_bad_request()
+        .map(|details| details.field_violations.into_iter().map(|violation| violation.field).collect())
+        .unwrap_or_default()
 }

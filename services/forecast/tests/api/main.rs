@@ -3,4 +3,6 @@
 mod bad_input;
 mod forecasting;
 mod helpers;
+mod hostile;
+mod limits;
 mod stored;
