@@ -357,6 +357,9 @@ mod tests {
                         assert!(matches!(answer.score, Some(Score::Nps(0..=10)) | Some(Score::Csat(1..=5))));
                         assert!(before_end(&answer.submit_time));
                     }
+                    Some(Record::CartEvent(_) | Record::Exposure(_)) => {
+                        panic!("{}: only customers, orders, contacts and feedback are tabled", table.file_name())
+                    }
                     None => panic!("a row without a record"),
                 }
             }
