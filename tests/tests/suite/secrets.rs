@@ -163,6 +163,5 @@ async fn secrets_from_the_environment_stay_out_of_logs_and_error_messages() {
         assert!(logs.lines().count() >= 2, "{} logged: {logs}", process.log.display());
         assert_no_secret("a service log", &logs);
     }
-    assert!(profile.log_text().contains("not ready"), "the profile log says why it is not ready");
     let _ = std::fs::remove_dir_all(&dir);
 }
