@@ -183,7 +183,6 @@ async fn writer(profile: &ServiceProcess, writer: usize, stop: Arc<AtomicBool>) 
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "re-run to confirm: the outage window now excludes calls still waiting when PostgreSQL restarted"]
 async fn postgres_stopping_and_starting_under_load() {
     let base = free_port_base();
     let cluster = PrivateCluster::create(base);
@@ -288,7 +287,7 @@ async fn assert_nothing_half_written(url: &str, outcomes: &[Outcome]) {
     let rows = db
         .query_all_raw(Statement::from_string(
             DbBackend::Postgres,
-            "SELECT o.external_id, o.total_minor, COUNT(l.id) AS lines, \
+            "SELECT o.external_id, o.total_minor, COUNT(l.order_id) AS lines, \
              COALESCE(SUM(l.quantity * l.unit_price_minor - l.discount_minor), 0)::BIGINT AS line_sum \
              FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id GROUP BY o.id, o.external_id, o.total_minor"
                 .to_owned(),
