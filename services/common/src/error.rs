@@ -182,10 +182,14 @@ impl Validator {
         }
     }
 
-    /// Free text: at most `max_chars`; stored verbatim.
+    /// Free text: at most `max_chars`; stored verbatim. The one exception is
+    /// NUL, which PostgreSQL cannot store in text, so it is refused on every
+    /// store alike.
     pub fn text(&mut self, field: &str, value: &str, max_chars: usize) {
         if value.chars().count() > max_chars {
             self.violation(field, format!("must be at most {max_chars} characters"));
+        } else if value.contains('\0') {
+            self.violation(field, "must not contain NUL characters");
         }
     }
 
@@ -213,6 +217,16 @@ mod tests {
         let bad_request = status.get_details_bad_request().expect("bad request details");
         let fields: Vec<_> = bad_request.field_violations.iter().map(|violation| violation.field.as_str()).collect();
         assert_eq!(fields, ["customer.customer_id", "customer.email"]);
+    }
+
+    #[test]
+    fn free_text_is_verbatim_except_nul() {
+        let mut validator = Validator::new();
+        validator.text("comment", "'; DROP TABLE orders; -- \u{7}\t\r\n", 64);
+        assert!(validator.is_empty(), "{validator:?}");
+        validator.text("comment", "a\0b", 64);
+        let status = Status::from(validator.finish().expect_err("NUL is refused"));
+        assert!(status.message().contains("comment: must not contain NUL characters"), "{status:?}");
     }
 
     #[test]

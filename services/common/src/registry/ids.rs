@@ -5,6 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 
+use crate::ServiceError;
+
 /// Microseconds since the Unix epoch, now.
 pub fn now_micros() -> i64 {
     Utc::now().timestamp_micros()
@@ -34,6 +36,20 @@ pub fn new_id(prefix: &str) -> String {
     hasher.write_i64(now.timestamp_nanos_opt().unwrap_or_default());
     let suffix = hasher.finish() & 0xff_ffff;
     format!("{prefix}-{}-{suffix:06x}", now.format("%Y%m%d-%H%M%S"))
+}
+
+/// Checks an id a caller asks the registry to look up. Stored ids are never
+/// empty and hold no control character, and PostgreSQL refuses NUL in a query
+/// parameter outright, so such an id is named as the caller's mistake instead
+/// of failing inside the store.
+pub fn check_lookup_id(field: &str, id: &str) -> Result<(), ServiceError> {
+    if id.is_empty() {
+        return Err(ServiceError::invalid(field, "is required"));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(ServiceError::invalid(field, "must not contain control characters"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -90,9 +90,7 @@ impl JobBoard {
     }
 
     async fn load(&self, id: &str) -> Result<Job, ServiceError> {
-        if id.is_empty() {
-            return Err(ServiceError::invalid("job_id", "is required"));
-        }
+        super::ids::check_lookup_id("job_id", id)?;
         let row = job::Entity::find_by_id(id.to_owned()).one(&self.db).await?;
         let row = row.ok_or_else(|| ServiceError::not_found("job", id))?;
         let silent_for = Duration::from_micros(u64::try_from(now_micros() - row.update_time_us).unwrap_or(0));

@@ -111,9 +111,7 @@ impl ModelRegistry {
     }
 
     pub async fn get(&self, id: &str) -> Result<ModelVersion, ServiceError> {
-        if id.is_empty() {
-            return Err(ServiceError::invalid("model_id", "is required"));
-        }
+        super::ids::check_lookup_id("model_id", id)?;
         let row =
             version_rows().filter(model_version::Column::Id.eq(id)).into_model::<VersionRow>().one(&self.db).await?;
         let row = row.ok_or_else(|| ServiceError::not_found("model version", id))?;

@@ -23,10 +23,7 @@ fn every_rpc_answers_hostile_requests_on_sqlite() {
     every_rpc_on(Store::Sqlite);
 }
 
-// Fails today: an id holding NUL (e.g. model_id "\0" on Forecast) reaches PostgreSQL,
-// which refuses it, and the call ends INTERNAL instead of INVALID_ARGUMENT or NOT_FOUND.
 #[test]
-#[ignore = "ids with NUL give INTERNAL on PostgreSQL: a follow-up of issue 10"]
 fn every_rpc_answers_hostile_requests_on_postgres() {
     every_rpc_on(Store::Postgres);
 }
