@@ -179,6 +179,7 @@ fn service_command(
     std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
     let log = std::fs::File::create(logs.join(format!("{name}.log")))?;
     let mut command = Command::new(binary);
+    without_client_settings(&mut command);
     command
         .env("PATRON_SERVER__LISTEN_ADDR", format!("127.0.0.1:{port}"))
         .env("PATRON_SERVER__METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
@@ -189,6 +190,17 @@ fn service_command(
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
     Ok(command)
+}
+
+/// The CLI's own settings, which a caller may have exported. Services read
+/// every `PATRON_*` variable and refuse unknown ones, so these must not reach
+/// them.
+const CLIENT_SETTINGS: [&str; 4] = ["PATRON_ADDR", "PATRON_TOKEN", "PATRON_CONFIG", "PATRON_PLOT_FONT"];
+
+fn without_client_settings(command: &mut Command) {
+    for name in CLIENT_SETTINGS {
+        command.env_remove(name);
+    }
 }
 
 async fn wait_until_serving(processes: &mut [Process], limit: Duration) -> anyhow::Result<()> {
@@ -338,5 +350,23 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn services_do_not_inherit_the_clients_settings() {
+        let mut command = Command::new("patron-profile");
+        without_client_settings(&mut command);
+        let removed: std::collections::BTreeSet<_> = command
+            .as_std()
+            .get_envs()
+            .filter(|(_, value)| value.is_none())
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(removed, CLIENT_SETTINGS.iter().map(|name| name.to_string()).collect());
     }
 }
