@@ -79,7 +79,6 @@ async fn finish_import(import: usize, mut in_flight: InFlightImport) -> Result<i
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "open finding: an in-flight import answered INTERNAL during the drain (9 concurrent SQLite imports); under investigation"]
 async fn sigterm_completes_in_flight_calls_refuses_new_ones_and_exits_within_the_drain_bound() {
     let port = free_port_base();
     let dir = std::env::temp_dir().join(format!("patron-shutdown-{}-{port}", std::process::id()));

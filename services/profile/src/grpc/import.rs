@@ -14,7 +14,7 @@ mod rows;
 use patron_common::{ServiceError, Validator};
 use patron_proto::common::v1::ImportProgress;
 use patron_proto::profile::v1 as pb;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tonic::{Status, Streaming};
@@ -155,9 +155,10 @@ fn header_kind(header: &pb::ImportHeader) -> Result<Kind, ServiceError> {
     kind.ok_or_else(|| ServiceError::internal("validated kind missing"))
 }
 
-/// Writes one batch's accepted rows in one transaction.
+/// Writes one batch's accepted rows in one transaction (holding SQLite's
+/// write lock from its start, so concurrent imports take turns).
 async fn write_batch(db: &DatabaseConnection, records: Records) -> Result<Counts, ServiceError> {
-    let transaction = db.begin().await?;
+    let transaction = patron_common::storage::begin_write(db).await?;
     let counts = match &records {
         Records::Customers(customers) => {
             let mut counts = Counts::default();
