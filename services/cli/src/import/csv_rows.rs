@@ -40,6 +40,7 @@ use patron_proto::profile::v1::{
 
 use super::dates::parse_instant;
 use super::money;
+use super::quotes::QuoteWatch;
 use super::rows::{Kind, LineNumbers, Parsed, RowError, RowSource};
 
 pub const CUSTOMER_FIELDS: [&str; 9] =
@@ -134,7 +135,7 @@ struct Columns {
 /// Rows of a CSV file with the default header (after `--map`).
 pub struct CsvRows<R> {
     kind: Kind,
-    reader: csv::Reader<R>,
+    reader: csv::Reader<QuoteWatch<R>>,
     columns: Columns,
     record: ByteRecord,
     line_numbers: LineNumbers,
@@ -145,7 +146,7 @@ impl<R: Read> CsvRows<R> {
     /// Reads the header line and matches it to the kind's fields; `mapping`
     /// holds `--map` pairs (source column, field).
     pub fn new(input: R, kind: Kind, mapping: &[(String, String)]) -> anyhow::Result<Self> {
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(QuoteWatch::new(input));
         let header = reader.byte_headers().context("reading the header line")?.clone();
         let (columns, ignored_columns) = match_columns(&header, kind, mapping)?;
         Ok(Self {
@@ -170,8 +171,25 @@ impl<R: Read + Send> RowSource for CsvRows<R> {
             return Ok(None);
         }
         let line = self.record.position().map_or(0, |position| i64::try_from(position.line()).unwrap_or(i64::MAX));
+        let unclosed = self.reader.get_ref().unclosed_quote().and_then(|opened| i64::try_from(opened).ok());
+        // Line breaks outside quotes end a record, so each one inside a value is a line the record spans;
+        // in a file that ends inside a quote, the file's own last line break is inside the value too.
+        let breaks = self.record.iter().map(|value| value.iter().filter(|&&byte| byte == b'\n').count()).sum::<usize>();
+        let final_break =
+            unclosed.is_some() && self.record.iter().next_back().is_some_and(|value| value.ends_with(b"\n"));
+        let last_line = line.saturating_add(i64::try_from(breaks - usize::from(final_break)).unwrap_or(i64::MAX));
         if self.record.len() != self.columns.width {
-            let reason = format!("has {} columns but the header has {}", self.record.len(), self.columns.width);
+            let mut reason = format!("has {} columns but the header has {}", self.record.len(), self.columns.width);
+            if last_line > line {
+                reason = format!("{reason}; it runs from line {line} to line {last_line}: is a quote left open?");
+            }
+            return Ok(Some(Parsed::Rejected(RowError::new(line, "record", reason))));
+        }
+        if let Some(opened) = unclosed.filter(|opened| (line..=last_line).contains(opened) && last_line > line) {
+            let reason = format!(
+                "a quote opened on line {opened} is never closed, so lines {line} to {last_line} were read as one \
+                 row; close the quote and import the file again"
+            );
             return Ok(Some(Parsed::Rejected(RowError::new(line, "record", reason))));
         }
         let row = Fields { record: &self.record, columns: &self.columns, line };
@@ -246,7 +264,7 @@ impl<'a> Fields<'a> {
     fn text(&self, field: &'static str) -> Result<&'a str, RowError> {
         let Some(&position) = self.columns.position.get(field) else { return Ok("") };
         let bytes = self.record.get(position).unwrap_or_default();
-        std::str::from_utf8(bytes).map_err(|_| self.error(field, "is not valid UTF-8"))
+        std::str::from_utf8(bytes).map_err(|_| self.error(field, "is not valid UTF-8; save the file as UTF-8"))
     }
 
     fn owned(&self, field: &'static str) -> Result<String, RowError> {

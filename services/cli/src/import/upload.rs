@@ -12,12 +12,21 @@ use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
 use patron_proto::profile::v1::{
     ImportBatch, ImportHeader, ImportRecordsRequest, ImportRecordsResponse, import_records_request::Payload,
 };
+use prost::Message;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tonic::Streaming;
 
 use super::csv_rows::column_of;
 use super::report::{Reporter, Totals};
 use super::rows::{Parsed, RowError, RowSource};
+
+/// Largest encoded row sent: the longest valid row (every text field at its
+/// limit) is far smaller, so a bigger one is refused here, on its line, rather
+/// than making its whole batch too big for the server.
+const MAX_ROW_BYTES: usize = 1024 * 1024;
+/// Encoded size at which a batch is cut before reaching `batch_size` rows,
+/// well inside the servers' default 16 MiB message limit.
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 pub struct Upload {
     /// The gateway or the profile service, with the bearer token.
@@ -63,9 +72,18 @@ impl Iterator for Requests {
             return Some(ImportRecordsRequest { payload: Some(Payload::Header(header)) });
         }
         let mut rows = Vec::with_capacity(self.batch_size);
-        while !self.done && rows.len() < self.batch_size {
+        let mut bytes = 0;
+        while !self.done && rows.len() < self.batch_size && bytes < MAX_BATCH_BYTES {
             match self.source.next_row() {
-                Ok(Some(Parsed::Row(row))) => rows.push(row),
+                Ok(Some(Parsed::Row(row))) if row.encoded_len() > MAX_ROW_BYTES => {
+                    let reason =
+                        format!("is {} bytes; no valid row takes more than {MAX_ROW_BYTES}", row.encoded_len());
+                    _ = self.events.send(Event::Rejected(RowError::new(row.line, "record", reason)));
+                }
+                Ok(Some(Parsed::Row(row))) => {
+                    bytes += row.encoded_len();
+                    rows.push(row);
+                }
                 // A send fails only once the call is over; nothing is left to tell.
                 Ok(Some(Parsed::Rejected(error))) => _ = self.events.send(Event::Rejected(error)),
                 Ok(None) => self.done = true,
@@ -132,4 +150,27 @@ async fn receive(
 /// One line for a failed call: the status code and the server's message.
 fn refused(status: tonic::Status) -> anyhow::Error {
     crate::failure::Failure::call("import failed", status)
+}
+
+/// The batches and the rows rejected on the way that `source` gives, as the
+/// uploader would send them, without a server.
+#[cfg(test)]
+pub fn batches(source: Box<dyn RowSource>, batch_size: usize) -> (Vec<ImportBatch>, Vec<RowError>) {
+    let (events, mut received) = unbounded_channel();
+    let requests = Requests { header: None, source, batch_size, events, done: false };
+    let batches = requests
+        .filter_map(|request| match request.payload {
+            Some(Payload::Batch(batch)) => Some(batch),
+            _ => None,
+        })
+        .collect();
+    let mut rejected = Vec::new();
+    while let Ok(event) = received.try_recv() {
+        match event {
+            Event::Rejected(error) => rejected.push(error),
+            Event::ReadFailed(error) => panic!("reading stopped: {error:#}"),
+            Event::BatchSent { .. } => {}
+        }
+    }
+    (batches, rejected)
 }
