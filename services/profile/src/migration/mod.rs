@@ -6,12 +6,17 @@ use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_initial;
 mod m20261124_000002_report_changes;
+mod m20261124_000003_set_based_foreign_keys;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261124_000001_initial::Migration), Box::new(m20261124_000002_report_changes::Migration)]
+        vec![
+            Box::new(m20261124_000001_initial::Migration),
+            Box::new(m20261124_000002_report_changes::Migration),
+            Box::new(m20261124_000003_set_based_foreign_keys::Migration),
+        ]
     }
 }

@@ -4,7 +4,8 @@
 //! The batch's customers and stored orders are resolved to row ids first, so
 //! no write joins the growing tables by external id. Orders new to the store
 //! are inserted with the total and units of their lines in the batch, so a
-//! fresh import writes each order once. Stored orders are upserted (the update
+//! fresh import writes each order once, and their lines are inserted without
+//! the conflict handling an upsert pays for. Stored orders are upserted (the update
 //! fires only when a field differs) and, when their lines changed, totalled
 //! again over all their stored lines. A row counts as written when its
 //! order's fields or its line changed; re-importing a file writes nothing.
@@ -65,7 +66,12 @@ pub async fn write(db: &impl ConnectionTrait, rows: &[OrderRow]) -> Result<Count
     let raced: Vec<String> = external_ids.into_iter().filter(|id| !upserted.ids.contains_key(id)).collect();
     upserted.ids.extend(ids_by_external_id(db, "orders", &raced).await?);
 
-    let changed_lines = upsert_lines(db, rows, &upserted.ids).await?;
+    let (fresh_lines, stored_lines): (Vec<&OrderRow>, Vec<&OrderRow>) = rows
+        .iter()
+        .filter(|row| row.line.is_some())
+        .partition(|row| upserted.ids.get(&row.order.order_id).is_some_and(|id| upserted.fresh.contains(id)));
+    write_lines(db, &fresh_lines, &upserted.ids, Lines::OfFreshOrders).await?;
+    let changed_lines = write_lines(db, &stored_lines, &upserted.ids, Lines::OfStoredOrders).await?;
     let overflowed = headers.iter().filter(|header| header.total_minor.is_none()).map(|header| &header.order.order_id);
     let retotal: BTreeSet<i64> = changed_lines
         .iter()
@@ -180,12 +186,23 @@ async fn upsert_headers(
     Ok(())
 }
 
-/// Upserts the rows' lines under their orders' row ids; returns the
-/// (order id, line number) of each line inserted or changed.
-async fn upsert_lines(
+/// Whose lines a statement writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lines {
+    /// Orders this batch inserted: nobody else can see them yet and the batch
+    /// repeats no line, so their lines cannot conflict and are plainly inserted.
+    OfFreshOrders,
+    /// Orders already stored: their lines are upserted, the update firing only when a field differs.
+    OfStoredOrders,
+}
+
+/// Writes the rows' lines under their orders' row ids; returns the
+/// (order id, line number) of each line of a stored order inserted or changed.
+async fn write_lines(
     db: &impl ConnectionTrait,
-    rows: &[OrderRow],
+    rows: &[&OrderRow],
     order_ids: &HashMap<String, i64>,
+    lines_of: Lines,
 ) -> Result<HashSet<(i64, i32)>, ServiceError> {
     let backend = db.get_database_backend();
     let lines: Vec<(i64, &crate::domain::order::OrderLine)> = rows
@@ -213,6 +230,16 @@ async fn upsert_lines(
             Column::BigInt(lines.iter().map(|(_, line)| line.unit_cost_minor.unwrap_or(NULL_INT)).collect()),
         ),
     ]);
+    let upsert = match lines_of {
+        Lines::OfFreshOrders => String::new(),
+        Lines::OfStoredOrders => format!(
+            " ON CONFLICT (order_id, line_number) DO UPDATE SET sku = excluded.sku, category = excluded.category, \
+             quantity = excluded.quantity, unit_price_minor = excluded.unit_price_minor, \
+             discount_minor = excluded.discount_minor, unit_cost_minor = excluded.unit_cost_minor \
+             WHERE {differs} RETURNING order_id, line_number",
+            differs = any_differs(backend, "order_lines", &line_columns),
+        ),
+    };
     let mut changed = HashSet::new();
     for chunk in source.chunks(backend) {
         let statement = format!(
@@ -220,14 +247,13 @@ async fn upsert_lines(
              INSERT INTO order_lines (order_id, line_number, sku, category, quantity, unit_price_minor, discount_minor, \
              unit_cost_minor) \
              SELECT v.order_id, v.line_number, v.sku, v.category, v.quantity, v.unit_price_minor, v.discount_minor, \
-             NULLIF(v.unit_cost_minor, {NULL_INT}) FROM v WHERE 1 = 1 \
-             ON CONFLICT (order_id, line_number) DO UPDATE SET sku = excluded.sku, category = excluded.category, \
-             quantity = excluded.quantity, unit_price_minor = excluded.unit_price_minor, \
-             discount_minor = excluded.discount_minor, unit_cost_minor = excluded.unit_cost_minor \
-             WHERE {differs} RETURNING order_id, line_number",
+             NULLIF(v.unit_cost_minor, {NULL_INT}) FROM v WHERE 1 = 1{upsert}",
             cte = chunk.cte,
-            differs = any_differs(backend, "order_lines", &line_columns),
         );
+        if lines_of == Lines::OfFreshOrders {
+            sql::execute(db, &statement, chunk.values).await?;
+            continue;
+        }
         for row in sql::query(db, &statement, chunk.values).await? {
             changed.insert((int(&row, "order_id")?, int(&row, "line_number")? as i32));
         }

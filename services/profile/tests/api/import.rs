@@ -15,6 +15,9 @@ on_every_store!(
     contact_and_feedback_rows_are_upserted_by_id,
     cart_events_and_exposures_import,
     an_oversize_batch_ends_the_import_after_the_committed_ones,
+    a_batch_mixing_new_and_changed_orders,
+    bad_rows_amid_a_large_batch_are_reported_and_the_rest_lands,
+    order_references_hold_per_statement,
 );
 
 fn order_row(line: i64, order_id: &str, line_number: i32, sku: &str, quantity: i64) -> pb::ImportRow {
@@ -497,5 +500,128 @@ async fn an_oversize_batch_ends_the_import_after_the_committed_ones(store: Store
     assert!(first.is_ok(), "the batch before the bad one is committed");
     let rows = app.client.list_orders(pb::ListOrdersRequest::default()).await.unwrap().into_inner().orders;
     assert_eq!(rows.len(), 1);
+    app.stop().await.unwrap();
+}
+
+async fn get_order(app: &crate::helpers::TestApp, order_id: &str) -> Result<pb::Order, tonic::Status> {
+    let request = pb::GetOrderRequest { order_id: order_id.into() };
+    Ok(app.client.clone().get_order(request).await?.into_inner().order.unwrap_or_default())
+}
+
+/// One batch holds a changed line of a stored order, a new line of a stored
+/// order, an unchanged line and a new order: each row is counted once, as
+/// written or unchanged, and every total follows its stored lines.
+async fn a_batch_mixing_new_and_changed_orders(store: Store) {
+    let mut app = spawn_app(store).await;
+    let first = vec![
+        order_row(2, "o-1", 1, "sku-1", 2),
+        order_row(3, "o-1", 2, "sku-2", 1),
+        order_row(4, "o-2", 1, "sku-1", 5),
+    ];
+    import(&mut app.client, pb::ImportKind::Orders, vec![first]).await.unwrap();
+    let mixed = vec![
+        order_row(2, "o-1", 1, "sku-1", 3), // changed quantity
+        order_row(3, "o-1", 3, "sku-3", 4), // new line of a stored order
+        order_row(4, "o-2", 1, "sku-1", 5), // unchanged
+        order_row(5, "o-3", 1, "sku-1", 1), // a new order...
+        order_row(6, "o-3", 2, "sku-4", 2), // ...with two lines
+    ];
+    let (progress, errors) = import(&mut app.client, pb::ImportKind::Orders, vec![mixed]).await.unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!((progress.rows_written, progress.rows_unchanged), (4, 1));
+    let one = get_order(&app, "o-1").await.unwrap();
+    assert_eq!(one.lines.len(), 3, "the stored line the batch does not name stays");
+    assert_eq!(one.total_minor, (3 + 1 + 4) * 1_000);
+    assert_eq!(get_order(&app, "o-2").await.unwrap().total_minor, 5 * 1_000);
+    let three = get_order(&app, "o-3").await.unwrap();
+    assert_eq!((three.lines.len(), three.total_minor), (2, 3 * 1_000));
+    app.stop().await.unwrap();
+}
+
+/// A full-size batch with bad rows at its start, middle and end: each is
+/// reported by line, and every other row lands with the right totals.
+async fn bad_rows_amid_a_large_batch_are_reported_and_the_rest_lands(store: Store) {
+    let mut app = spawn_app(store).await;
+    let rows_in_batch: i64 = 9_000;
+    let bad_lines = [2, 2 + rows_in_batch / 2, 1 + rows_in_batch];
+    // Three lines per order; a bad row is one whose quantity is negative.
+    let batch: Vec<pb::ImportRow> = (0..rows_in_batch)
+        .map(|index| {
+            let line = index + 2;
+            let quantity = if bad_lines.contains(&line) { -1 } else { 1 + index % 3 };
+            order_row(line, &format!("o-{}", index / 3), (index % 3 + 1) as i32, "sku-1", quantity)
+        })
+        .collect();
+    let (progress, errors) = import(&mut app.client, pb::ImportKind::Orders, vec![batch.clone()]).await.unwrap();
+    let mut reported: Vec<(i64, String)> = errors.into_iter().map(|error| (error.line, error.field)).collect();
+    reported.sort();
+    assert_eq!(reported, bad_lines.map(|line| (line, "quantity".to_owned())));
+    assert_eq!((progress.rows_read, progress.rows_rejected), (rows_in_batch, 3));
+    assert_eq!((progress.rows_written, progress.rows_unchanged), (rows_in_batch - 3, 0));
+    // o-0 lost its first line (1 unit), the middle order one line, the last order its last line (3 units).
+    assert_eq!(get_order(&app, "o-0").await.unwrap().total_minor, (2 + 3) * 1_000);
+    let middle = (rows_in_batch / 2) / 3;
+    let middle_order = get_order(&app, &format!("o-{middle}")).await.unwrap();
+    assert_eq!(middle_order.lines.len(), 2);
+    let last = get_order(&app, &format!("o-{}", rows_in_batch / 3 - 1)).await.unwrap();
+    assert_eq!((last.lines.len(), last.total_minor), (2, (1 + 2) * 1_000));
+    assert_eq!(get_order(&app, "o-1").await.unwrap().total_minor, (1 + 2 + 3) * 1_000);
+
+    // The same file again: the good rows are unchanged, the bad ones reported again.
+    let (again, errors) = import(&mut app.client, pb::ImportKind::Orders, vec![batch]).await.unwrap();
+    assert_eq!(errors.len(), 3);
+    assert_eq!((again.rows_written, again.rows_unchanged), (0, rows_in_batch - 3));
+    app.stop().await.unwrap();
+}
+
+/// Every store keeps the order references whatever writes them: a line needs
+/// its order and an order its customer; deleting an order deletes its lines,
+/// deleting a customer leaves their orders anonymous. (PostgreSQL checks them
+/// per statement, SQLite per row.)
+async fn order_references_hold_per_statement(store: Store) {
+    use sea_orm::ConnectionTrait;
+    let mut app = spawn_app(store).await;
+    let rows = vec![
+        order_row(2, "o-1", 1, "sku-1", 1),
+        order_row(3, "o-1", 2, "sku-2", 1),
+        order_row(4, "o-2", 1, "sku-1", 1),
+    ];
+    import(&mut app.client, pb::ImportKind::Orders, vec![rows]).await.unwrap();
+    let db = sea_orm::Database::connect(app.database_url.as_str()).await.unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let row = db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+            row.unwrap().try_get_by_index::<i64>(0).unwrap()
+        }
+    };
+    let refused = [
+        "INSERT INTO order_lines (order_id, line_number, sku, category, quantity, unit_price_minor, discount_minor) \
+         VALUES (999999, 1, 'sku', 'cat', 1, 1, 0)",
+        // One good and one orphan line in one statement: the whole statement is refused.
+        "INSERT INTO order_lines (order_id, line_number, sku, category, quantity, unit_price_minor, discount_minor) \
+         SELECT CASE WHEN external_id = 'o-1' THEN id ELSE id + 1000 END, 9, 'sku', 'cat', 1, 1, 0 FROM orders",
+        "UPDATE order_lines SET order_id = 999999 WHERE line_number = 2",
+        "INSERT INTO orders (external_id, customer_id, place_time_us, channel, store_id, region, currency_code, status, \
+         total_minor, units) VALUES ('o-orphan', 999999, 0, 1, '', '', 'USD', 1, 0, 0)",
+        "UPDATE orders SET customer_id = 999999",
+        "UPDATE orders SET id = id + 1000",
+    ];
+    for statement in refused {
+        let error = db.execute_unprepared(statement).await.expect_err(statement);
+        assert!(error.to_string().to_lowercase().contains("foreign key"), "{statement}: {error}");
+    }
+    assert_eq!(count("SELECT COUNT(*) FROM order_lines").await, 3, "nothing of a refused statement stays");
+
+    db.execute_unprepared("DELETE FROM orders WHERE external_id = 'o-1'").await.unwrap();
+    assert_eq!(count("SELECT COUNT(*) FROM order_lines").await, 1, "the deleted order's lines went with it");
+    db.execute_unprepared("DELETE FROM customers WHERE external_id = 'c-1'").await.unwrap();
+    assert_eq!(count("SELECT COUNT(*) FROM orders WHERE customer_id IS NULL").await, 1, "o-2 is anonymous now");
+    assert_eq!(get_order(&app, "o-2").await.unwrap().customer_id, "");
+    if store == Store::Postgres {
+        let error = db.execute_unprepared("TRUNCATE orders").await.expect_err("truncate orders alone");
+        assert!(error.to_string().contains("order_lines"), "{error}");
+        db.execute_unprepared("TRUNCATE orders, order_lines").await.unwrap();
+    }
     app.stop().await.unwrap();
 }
