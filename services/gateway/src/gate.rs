@@ -22,6 +22,7 @@ use crate::auth::{AuthError, Authenticator, Principal};
 use crate::backend::{Backend, Relayed};
 use crate::call::{CallBody, CallRecord, DEADLINE_MARGIN};
 use crate::config::{Config, DeadlinesConfig};
+use crate::erasure::{ERASE_CUSTOMER_PATH, Erasure, Retry};
 use crate::insight::{CallDeadline, Insight};
 use crate::protection::{OverloadGuard, RateLimiter};
 use crate::rpc_table::{self, CallClass, RpcPolicy};
@@ -29,12 +30,17 @@ use crate::wire;
 
 /// Metadata key of the request id carried to the backends and into logs.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// Metadata key of the authenticated principal's name, which the backends
+/// record (who trained a model, who erased a customer). Only the gateway sets it.
+pub const PRINCIPAL_HEADER: &str = "x-patron-principal";
 
 /// Where a public RPC is served.
 #[derive(Debug, Clone, Copy)]
 enum Target {
     Backend(usize),
     Insight,
+    /// EraseCustomer: the profile, then every service holding derived rows.
+    Erasure,
 }
 
 struct Route {
@@ -52,6 +58,7 @@ struct Inner {
     deadlines: DeadlinesConfig,
     backends: Vec<Backend>,
     insight: InsightServiceServer<Insight>,
+    erasure: Erasure,
     internal_token: Option<http::HeaderValue>,
     request_ids: RequestIds,
 }
@@ -115,10 +122,19 @@ impl Gateway {
             backends[3].connection(),
             internal_token.clone(),
         );
+        let erasure = Erasure::new(
+            backends[0].connection(),
+            backends[1].connection(),
+            backends[3].connection(),
+            internal_token.as_ref(),
+            Retry { attempts: config.limits.retry_attempts, backoff: config.limits.retry_backoff_ms },
+        );
         let request_id_fields = request_id_fields();
         let mut routes = HashMap::new();
         for policy in rpc_table::RPC_TABLE {
-            let target = if policy.path.starts_with("/patron.gateway.v1.") {
+            let target = if policy.path == ERASE_CUSTOMER_PATH {
+                Target::Erasure
+            } else if policy.path.starts_with("/patron.gateway.v1.") {
                 Target::Insight
             } else {
                 let index = BACKEND_PACKAGES
@@ -146,6 +162,7 @@ impl Gateway {
                 deadlines: config.deadlines.clone(),
                 backends,
                 insight: InsightServiceServer::new(insight),
+                erasure,
                 internal_token,
                 request_ids: RequestIds::new(),
             }),
@@ -211,6 +228,11 @@ impl Inner {
         if let Some(token) = &self.internal_token {
             headers.insert(patron_common_token_header(), token.clone());
         }
+        // Nor names the principal: a caller's own value is replaced.
+        match http::HeaderValue::from_str(&principal.name) {
+            Ok(name) => headers.insert(PRINCIPAL_HEADER, name),
+            Err(_) => headers.remove(PRINCIPAL_HEADER),
+        };
         patron_common::telemetry::inject_current_context_into_headers(headers);
 
         let outcome = match route.target {
@@ -225,6 +247,13 @@ impl Inner {
                 match tokio::time::timeout_at(margin_before(deadline), relay).await {
                     Ok(Ok((response, permit))) => Ok((response.map(tonic::body::Body::new), Some(permit))),
                     Ok(Err(status)) => Err(status),
+                    Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
+                }
+            }
+            Target::Erasure => {
+                let call = self.erasure.serve(request, deadline);
+                match tokio::time::timeout_at(margin_before(deadline), call).await {
+                    Ok(response) => Ok((response, None)),
                     Err(_) => Err(Status::deadline_exceeded("deadline exceeded")),
                 }
             }

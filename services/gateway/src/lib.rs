@@ -8,6 +8,7 @@ pub mod backend;
 pub mod call;
 pub mod config;
 pub mod connection;
+pub mod erasure;
 pub mod gate;
 pub mod insight;
 pub mod protection;

@@ -125,6 +125,8 @@ pub const RPC_TABLE: &[RpcPolicy] = &[
     rpc("/patron.segmentation.v1.SegmentationService/ListSegments", Reader, Read),
     rpc("/patron.segmentation.v1.SegmentationService/ListSegmentMembers", Reader, Read),
     rpc("/patron.segmentation.v1.SegmentationService/GetCustomerSegment", Reader, Read),
+    // Segmentation: personal data (EraseCustomer calls it; admins may repeat it).
+    rpc("/patron.segmentation.v1.SegmentationService/ForgetCustomer", Admin, Write),
     // Forecast.
     rpc("/patron.forecast.v1.ForecastService/Forecast", Reader, Read),
     rpc("/patron.forecast.v1.ForecastService/BatchForecast", Modeler, Heavy),
@@ -160,6 +162,8 @@ pub const RPC_TABLE: &[RpcPolicy] = &[
     rpc("/patron.churn.v1.ChurnService/ListScores", Reader, Read),
     rpc("/patron.churn.v1.ChurnService/GetWinBackList", Reader, Read),
     rpc("/patron.churn.v1.ChurnService/PredictBtyd", Reader, Read),
+    // Churn: personal data (EraseCustomer calls it; admins may repeat it).
+    rpc("/patron.churn.v1.ChurnService/ForgetCustomer", Admin, Write),
     // The gateway's own API.
     rpc("/patron.gateway.v1.InsightService/GetCustomer360", Reader, Read),
 ];

@@ -26,6 +26,7 @@ use crate::config::ChurnSettings;
 use crate::domain::model::Engine;
 use crate::profile::Profile;
 use crate::segmentation::Segmentation;
+use crate::store::erasures::Erasures;
 
 /// Metadata the gateway sets to the authenticated principal's name.
 pub const PRINCIPAL_HEADER: &str = "x-patron-principal";
@@ -45,6 +46,8 @@ pub struct ChurnApi {
     segmentation: Segmentation,
     settings: ChurnSettings,
     score_runs: score_all::Runner,
+    /// Customers erased while a ScoreAll of this replica runs.
+    erasures: Erasures,
 }
 
 fn decode_engine(_version: &ModelVersion, payload: &[u8]) -> Result<Engine, ServiceError> {
@@ -64,6 +67,7 @@ impl ChurnApi {
             segmentation,
             settings,
             score_runs: score_all::Runner::default(),
+            erasures: Erasures::default(),
             db,
         }
     }
@@ -161,5 +165,20 @@ impl ChurnService for ChurnApi {
 
     async fn predict_btyd(&self, request: Request<pb::PredictBtydRequest>) -> RpcResult<pb::PredictBtydResponse> {
         Ok(Response::new(self.predict_btyd(request.into_inner()).await?))
+    }
+
+    async fn forget_customer(
+        &self,
+        request: Request<pb::ForgetCustomerRequest>,
+    ) -> RpcResult<pb::ForgetCustomerResponse> {
+        let request = request.into_inner();
+        let mut v = patron_common::Validator::new();
+        // Checked as every request_id is, but not remembered: the request names the customer.
+        parse::request_id(&mut v, &request.request_id);
+        parse::customer_id_into(&mut v, &request.customer_id);
+        v.finish()?;
+        let rows_removed = self.erasures.forget(&self.db, &request.customer_id).await?;
+        tracing::info!(rows_removed, "customer forgotten");
+        Ok(Response::new(pb::ForgetCustomerResponse { rows_removed: rows_removed as i64 }))
     }
 }

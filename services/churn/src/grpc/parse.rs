@@ -33,8 +33,13 @@ pub fn pb_time_unit(unit: TimeUnit) -> PbTimeUnit {
 
 pub fn customer_id(value: &str) -> Result<(), ServiceError> {
     let mut v = Validator::new();
-    v.identifier("customer_id", value, MAX_ID_CHARS);
+    customer_id_into(&mut v, value);
     v.finish()
+}
+
+/// `customer_id` checked beside the request's other fields.
+pub fn customer_id_into(v: &mut Validator, value: &str) {
+    v.identifier("customer_id", value, MAX_ID_CHARS);
 }
 
 /// The request id every mutating call carries (1-128 characters).

@@ -172,6 +172,8 @@ impl ChurnApi {
         counts: &mut (i64, i64, i64),
     ) -> Result<(), ServiceError> {
         let s = &loaded.model.model.settings;
+        // Before the export is read: customers erased from here on are left out.
+        let erasures = self.erasures.watch_run();
         job.progress(0.01, "exporting customers from the profile service");
         let now = now_micros();
         let query = ExportQuery {
@@ -228,6 +230,7 @@ impl ChurnApi {
                 response.skipped_count = counts.2;
             });
         }
-        scores::complete_run(&self.db, run_id, counts.1, counts.2).await
+        let (_no_forget_meanwhile, forgotten) = erasures.forgotten().await;
+        scores::complete_run(&self.db, run_id, counts.1, counts.2, &forgotten).await
     }
 }

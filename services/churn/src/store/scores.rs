@@ -7,7 +7,8 @@ use patron_common::ServiceError;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 
 use super::entities::{customer_score, score_run};
@@ -68,8 +69,27 @@ pub async fn insert(db: &DatabaseConnection, run_id: &str, rows: Vec<StoredScore
 }
 
 /// Makes the run visible and removes runs no reader needs any more.
-pub async fn complete_run(db: &DatabaseConnection, id: &str, scored: i64, skipped: i64) -> Result<(), ServiceError> {
+/// Customers in `forgotten` (erased while the run was written) are left out.
+pub async fn complete_run(
+    db: &DatabaseConnection,
+    id: &str,
+    scored: i64,
+    skipped: i64,
+    forgotten: &[String],
+) -> Result<(), ServiceError> {
     let txn = db.begin().await?;
+    let mut scored = scored;
+    if !forgotten.is_empty() {
+        for chunk in forgotten.chunks(FORGOTTEN_PER_DELETE) {
+            customer_score::Entity::delete_many()
+                .filter(customer_score::Column::RunId.eq(id))
+                .filter(customer_score::Column::CustomerId.is_in(chunk.iter().map(String::as_str)))
+                .exec(&txn)
+                .await?;
+        }
+        // Some may have gone already (forgotten after being written): count what stays.
+        scored = customer_score::Entity::find().filter(customer_score::Column::RunId.eq(id)).count(&txn).await? as i64;
+    }
     score_run::Entity::update_many()
         .col_expr(score_run::Column::Completed, Expr::value(true))
         .col_expr(score_run::Column::CompleteTimeUs, Expr::value(now_micros()))
@@ -94,6 +114,27 @@ pub async fn complete_run(db: &DatabaseConnection, id: &str, scored: i64, skippe
     }
     txn.commit().await?;
     Ok(())
+}
+
+/// Ids per DELETE, well under both stores' parameter limits.
+const FORGOTTEN_PER_DELETE: usize = 1_000;
+
+/// Deletes every stored score of `customer_id`, in every run (completed,
+/// kept for readers, or in progress), in one transaction. Returns the rows deleted.
+pub async fn forget(db: &DatabaseConnection, customer_id: &str) -> Result<u64, ServiceError> {
+    let txn = patron_common::storage::begin_write(db).await?;
+    // Every run has its score_runs row before its first score is written,
+    // so looking up by (run_id, customer_id), the primary key, finds them all.
+    let runs: Vec<String> =
+        score_run::Entity::find().select_only().column(score_run::Column::Id).into_tuple().all(&txn).await?;
+    let removed = customer_score::Entity::delete_many()
+        .filter(customer_score::Column::RunId.is_in(runs))
+        .filter(customer_score::Column::CustomerId.eq(customer_id))
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    txn.commit().await?;
+    Ok(removed)
 }
 
 /// A run that failed: its rows are removed, the run forgotten.

@@ -25,5 +25,6 @@ mod btyd_grouping;
 mod btyd_hyp2f1;
 mod btyd_properties;
 mod service_cdnow;
+mod service_erasure;
 mod service_flow;
 mod service_registry;

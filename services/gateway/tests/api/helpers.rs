@@ -80,6 +80,7 @@ pub struct FakeBackend {
     pub calls: Arc<AtomicUsize>,
     pub script: Arc<Mutex<Script>>,
     pub last_headers: Arc<Mutex<BTreeMap<String, String>>>,
+    pub last_path: Arc<Mutex<String>>,
 }
 
 impl FakeBackend {
@@ -91,6 +92,7 @@ impl FakeBackend {
             calls: Arc::new(AtomicUsize::new(0)),
             script: Arc::new(Mutex::new(script)),
             last_headers: Arc::new(Mutex::new(BTreeMap::new())),
+            last_path: Arc::new(Mutex::new(String::new())),
         };
         let state = fake.clone();
         let router = axum::Router::new().fallback(move |request: http::Request<axum::body::Body>| {
@@ -112,8 +114,14 @@ impl FakeBackend {
         self.last_headers.lock().expect("lock").get(name).cloned()
     }
 
+    /// The path (`/package.Service/Method`) of the last call.
+    pub fn path(&self) -> String {
+        self.last_path.lock().expect("lock").clone()
+    }
+
     async fn answer(&self, request: http::Request<axum::body::Body>) -> http::Response<axum::body::Body> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        *self.last_path.lock().expect("lock") = request.uri().path().to_owned();
         *self.last_headers.lock().expect("lock") = request
             .headers()
             .iter()

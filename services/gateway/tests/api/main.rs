@@ -7,6 +7,7 @@ mod helpers;
 mod auth;
 mod customer360;
 mod deadlines;
+mod erasure;
 mod internal;
 mod matrix;
 mod protection;

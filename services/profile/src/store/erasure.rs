@@ -5,10 +5,14 @@
 //! comment; remembered request ids that name the customer are dropped. An audit
 //! row keeps who erased, when, why, and a keyed hash of the id — enough to
 //! prove an erasure happened, not to recover whom it concerned.
+//!
+//! Erasing an id that is already erased answers with its audit record, so a
+//! caller whose erasure was interrupted downstream (the gateway goes on to
+//! the model services) can simply repeat the call.
 
 use hmac::{Hmac, KeyInit, Mac};
 use patron_common::ServiceError;
-use sea_orm::{ActiveModelTrait, DatabaseConnection, Set, TransactionTrait, Value};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set, Value};
 use sha2::Sha256;
 
 use super::entities::erasure_audit;
@@ -19,6 +23,7 @@ use crate::domain::time::Micros;
 pub struct Erasure {
     pub customer_id_hash: String,
     pub erase_time: Micros,
+    /// Orders this call anonymised: 0 when the id was already erased.
     pub orders_anonymised: i64,
 }
 
@@ -36,8 +41,16 @@ pub async fn erase(
     reason: &str,
     hash_key: &[u8],
 ) -> Result<Erasure, ServiceError> {
-    let transaction = db.begin().await?;
-    let row = super::customers::find_row(&transaction, customer_id).await?;
+    let customer_id_hash = hash_id(hash_key, customer_id)?;
+    let transaction = patron_common::storage::begin_write(db).await?;
+    let row = match super::customers::find_row(&transaction, customer_id).await {
+        Ok(row) => row,
+        Err(not_found @ ServiceError::NotFound { .. }) => {
+            transaction.rollback().await?;
+            return earlier_erasure(db, &customer_id_hash).await?.ok_or(not_found);
+        }
+        Err(error) => return Err(error),
+    };
     let id: Value = row.id.into();
     let orders =
         sql::query(&transaction, "SELECT COUNT(*) AS n FROM orders WHERE customer_id = ?", vec![id.clone()]).await?;
@@ -57,7 +70,6 @@ pub async fn erase(
     }
     sql::execute(&transaction, "DELETE FROM idempotency_keys WHERE resource_id = ?", vec![customer_id.into()]).await?;
     let erase_time = Micros::now();
-    let customer_id_hash = hash_id(hash_key, customer_id)?;
     erasure_audit::ActiveModel {
         customer_id_hash: Set(customer_id_hash.clone()),
         erased_by: Set(erased_by.to_owned()),
@@ -69,4 +81,18 @@ pub async fn erase(
     .await?;
     transaction.commit().await?;
     Ok(Erasure { customer_id_hash, erase_time, orders_anonymised })
+}
+
+/// The latest audit record of an erased id, by its keyed hash.
+async fn earlier_erasure(db: &DatabaseConnection, customer_id_hash: &str) -> Result<Option<Erasure>, ServiceError> {
+    let audit = erasure_audit::Entity::find()
+        .filter(erasure_audit::Column::CustomerIdHash.eq(customer_id_hash))
+        .order_by_desc(erasure_audit::Column::EraseTimeUs)
+        .one(db)
+        .await?;
+    Ok(audit.map(|audit| Erasure {
+        customer_id_hash: audit.customer_id_hash,
+        erase_time: Micros(audit.erase_time_us),
+        orders_anonymised: 0,
+    }))
 }

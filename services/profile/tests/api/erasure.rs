@@ -133,6 +133,8 @@ async fn erasure_removes_the_person_and_keeps_the_revenue(store: Store) {
         .unwrap();
     assert_eq!(audit.try_get::<i64>("", "n").unwrap(), 1);
 
+    // Erasing again (a retry of an erasure interrupted downstream) answers
+    // with the first erasure's record and writes no second one.
     let again = app
         .client
         .erase_customer(pb::EraseCustomerRequest {
@@ -141,8 +143,31 @@ async fn erasure_removes_the_person_and_keeps_the_revenue(store: Store) {
             reason: String::new(),
         })
         .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(again.customer_id_hash, erased.customer_id_hash);
+    assert_eq!(again.erase_time, erased.erase_time);
+    assert_eq!(again.orders_anonymised, 0, "nothing left to anonymise");
+    let audit = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM erasure_audit".to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(audit.try_get::<i64>("", "n").unwrap(), 1);
+    // An id that was never a customer is still unknown.
+    let never = app
+        .client
+        .erase_customer(pb::EraseCustomerRequest {
+            request_id: String::new(),
+            customer_id: "c-2".into(),
+            reason: String::new(),
+        })
+        .await
         .unwrap_err();
-    assert_eq!(again.code(), Code::NotFound);
+    assert_eq!(never.code(), Code::NotFound);
     app.stop().await.unwrap();
 }
 

@@ -60,14 +60,11 @@ async fn run(
     let loaded = api.active.get("").await?;
     let model_id = loaded.version.id.clone();
     let run_id = format!("run-{}-{}", now_micros(), RUNS_STARTED.fetch_add(1, Ordering::Relaxed));
+    // Before the export is read: customers erased from here on are left out.
+    let erasures = api.erasures.watch_run();
     let outcome = write_run(api, &loaded, &run_id, as_of_us, started, progress).await;
     match outcome {
         Ok((assigned, counts)) => {
-            let kmeans_sizes: std::collections::HashMap<String, i64> = counts
-                .iter()
-                .filter(|(id, _)| id.starts_with("kmeans-"))
-                .map(|(id, count)| (id.clone(), *count))
-                .collect();
             let completed = CompletedRun {
                 run_id: run_id.clone(),
                 features_as_of_us: as_of_us,
@@ -75,14 +72,24 @@ async fn run(
                 customers: assigned,
                 segment_counts: counts,
             };
-            if let Err(error) = memberships::complete(&api.db, &model_id, &completed).await {
-                let _ = memberships::discard(&api.db, &run_id).await;
-                return Err(error);
-            }
+            let (_no_forget_meanwhile, forgotten) = erasures.forgotten().await;
+            let stored = match memberships::complete(&api.db, &model_id, &completed, &forgotten).await {
+                Ok(stored) => stored,
+                Err(error) => {
+                    let _ = memberships::discard(&api.db, &run_id).await;
+                    return Err(error);
+                }
+            };
+            let kmeans_sizes: std::collections::HashMap<String, i64> = stored
+                .segment_counts
+                .iter()
+                .filter(|(id, _)| id.starts_with("kmeans-"))
+                .map(|(id, count)| (id.clone(), *count))
+                .collect();
             Ok(pb::AssignAllResponse {
                 model_id,
-                customers_assigned: assigned,
-                customers_total: assigned,
+                customers_assigned: stored.customers,
+                customers_total: stored.customers,
                 segment_sizes: kmeans_sizes,
                 elapsed: Some(elapsed(started)),
                 done: true,
@@ -111,8 +118,13 @@ async fn write_run(
     let (batches, mut to_store) = mpsc::channel::<Vec<Membership>>(4);
     let (db, run) = (api.db.clone(), run_id.to_owned());
     let writer = tokio::spawn(async move {
-        while let Some(batch) = to_store.recv().await {
-            memberships::insert(&db, &run, &batch).await?;
+        while let Some(mut rows) = to_store.recv().await {
+            // Batches that queued while the last one was written share one
+            // transaction: fewer commits, each a sync of the log.
+            while let Ok(more) = to_store.try_recv() {
+                rows.extend(more);
+            }
+            memberships::insert(&db, &run, &rows).await?;
         }
         Ok::<(), ServiceError>(())
     });

@@ -29,6 +29,7 @@ use tonic::{Request, Response, Status};
 use crate::domain::model::{AssignError, SegmentationModel};
 use crate::domain::rfm::{FREQUENCY_FEATURE, MONETARY_FEATURE, RECENCY_FEATURE};
 use crate::domain::training::{self, TrainingPlan};
+use crate::store::erasures::Erasures;
 use crate::store::memberships::{self, SegmentFilter};
 use profile::ProfileClient;
 use time::{date_label, now_micros, timestamp};
@@ -61,6 +62,8 @@ pub struct SegmentationApi {
     currency: Currency,
     /// One AssignAll at a time in this process.
     assign_all_running: Arc<tokio::sync::Mutex<()>>,
+    /// Customers erased while an AssignAll of this process runs.
+    erasures: Erasures,
 }
 
 fn decode_model(version: &ModelVersion, payload: &[u8]) -> Result<SegmentationModel, ServiceError> {
@@ -117,6 +120,7 @@ impl SegmentationApi {
             profile,
             currency,
             assign_all_running: Arc::new(tokio::sync::Mutex::new(())),
+            erasures: Erasures::default(),
         }
     }
 
@@ -537,5 +541,25 @@ impl SegmentationService for SegmentationApi {
         Ok(Response::new(pb::GetCustomerSegmentResponse {
             assignment: Some(Self::stored_assignment(&loaded, &run, row)),
         }))
+    }
+
+    async fn forget_customer(
+        &self,
+        request: Request<pb::ForgetCustomerRequest>,
+    ) -> RpcResult<pb::ForgetCustomerResponse> {
+        let request = request.into_inner();
+        let mut check = Validator::new();
+        // Checked as every request_id is, but not remembered: the request names the customer.
+        check.check(
+            request.request_id.chars().count() <= parse::MAX_REQUEST_ID_CHARS
+                && !request.request_id.chars().any(char::is_control),
+            "request_id",
+            format!("must be at most {} characters without control characters", parse::MAX_REQUEST_ID_CHARS),
+        );
+        check.identifier("customer_id", &request.customer_id, parse::MAX_ID_CHARS);
+        check.finish()?;
+        let rows_removed = self.erasures.forget(&self.db, &request.customer_id).await?;
+        tracing::info!(rows_removed, "customer forgotten");
+        Ok(Response::new(pb::ForgetCustomerResponse { rows_removed: rows_removed as i64 }))
     }
 }

@@ -170,8 +170,13 @@ pub fn decode_token(prefix: &str, token: &str) -> Result<String, ServiceError> {
     String::from_utf8(bytes).map_err(|_| malformed())
 }
 
+/// Longest identifier (customer, model, job, segment) the service accepts.
+pub const MAX_ID_CHARS: usize = 128;
+/// Longest `request_id`, as the registry's request log takes it.
+pub const MAX_REQUEST_ID_CHARS: usize = 64;
+
 pub fn required_id(field: &str, value: &str) -> Result<(), ServiceError> {
     let mut check = Validator::new();
-    check.identifier(field, value, 128);
+    check.identifier(field, value, MAX_ID_CHARS);
     check.finish()
 }

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 
 use patron_common::ServiceError;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect, Statement, TransactionTrait,
 };
 
 use super::tables::{membership_run, segment_membership};
@@ -60,9 +60,28 @@ pub async fn insert(db: &DatabaseConnection, run_id: &str, rows: &[Membership]) 
 }
 
 /// Makes `run` the version's visible run and removes the one it replaces.
-pub async fn complete(db: &DatabaseConnection, model_id: &str, run: &CompletedRun) -> Result<(), ServiceError> {
-    let counts = serde_json::to_string(&run.segment_counts).map_err(ServiceError::internal)?;
+/// Customers in `forgotten` (erased while the run was written) are left out
+/// of it, and its counts are then taken from what is stored. Returns the run
+/// as stored.
+pub async fn complete(
+    db: &DatabaseConnection,
+    model_id: &str,
+    run: &CompletedRun,
+    forgotten: &[String],
+) -> Result<CompletedRun, ServiceError> {
     let transaction = db.begin().await?;
+    let mut run = run.clone();
+    if !forgotten.is_empty() {
+        for chunk in forgotten.chunks(ROWS_PER_INSERT) {
+            segment_membership::Entity::delete_many()
+                .filter(segment_membership::Column::RunId.eq(run.run_id.as_str()))
+                .filter(segment_membership::Column::CustomerId.is_in(chunk.iter().map(String::as_str)))
+                .exec(&transaction)
+                .await?;
+        }
+        (run.customers, run.segment_counts) = stored_counts(&transaction, &run.run_id).await?;
+    }
+    let counts = serde_json::to_string(&run.segment_counts).map_err(ServiceError::internal)?;
     let previous = membership_run::Entity::find_by_id(model_id.to_owned()).one(&transaction).await?;
     membership_run::Entity::insert(membership_run::ActiveModel {
         model_id: Set(model_id.to_owned()),
@@ -89,7 +108,98 @@ pub async fn complete(db: &DatabaseConnection, model_id: &str, run: &CompletedRu
         discard_on(&transaction, &previous.run_id).await?;
     }
     transaction.commit().await?;
-    Ok(())
+    Ok(run)
+}
+
+/// A run's member count and its members per segment id (k-means and RFM), as stored.
+async fn stored_counts(db: &impl ConnectionTrait, run_id: &str) -> Result<(i64, BTreeMap<String, i64>), ServiceError> {
+    let mut counts = BTreeMap::new();
+    let mut customers = 0;
+    for column in [segment_membership::Column::SegmentId, segment_membership::Column::RfmSegmentId] {
+        let sizes: Vec<(String, i64)> = segment_membership::Entity::find()
+            .select_only()
+            .column(column)
+            .column_as(
+                sea_orm::sea_query::ExprTrait::count(Expr::col(segment_membership::Column::CustomerId)),
+                "members",
+            )
+            .filter(segment_membership::Column::RunId.eq(run_id))
+            .group_by(column)
+            .into_tuple()
+            .all(db)
+            .await?;
+        // Every member has one segment of each scheme, so either sum is the total.
+        customers = sizes.iter().map(|(_, members)| members).sum();
+        counts.extend(sizes);
+    }
+    Ok((customers, counts))
+}
+
+/// Deletes every membership of `customer_id` in every run (completed,
+/// replaced, in progress or left by a crashed run) and lowers the counts of
+/// the completed runs that held it, in one transaction. Returns the rows deleted.
+pub async fn forget(db: &DatabaseConnection, customer_id: &str) -> Result<u64, ServiceError> {
+    let transaction = patron_common::storage::begin_write(db).await?;
+    let runs = run_ids(&transaction).await?;
+    // By (run_id, customer_id), the primary key: no scan of other customers' rows.
+    let rows = segment_membership::Entity::find()
+        .filter(segment_membership::Column::RunId.is_in(runs))
+        .filter(segment_membership::Column::CustomerId.eq(customer_id))
+        .all(&transaction)
+        .await?;
+    if rows.is_empty() {
+        transaction.commit().await?;
+        return Ok(0);
+    }
+    let held_in: Vec<&str> = rows.iter().map(|row| row.run_id.as_str()).collect();
+    let removed = segment_membership::Entity::delete_many()
+        .filter(segment_membership::Column::RunId.is_in(held_in.iter().copied()))
+        .filter(segment_membership::Column::CustomerId.eq(customer_id))
+        .exec(&transaction)
+        .await?
+        .rows_affected;
+    let completed = membership_run::Entity::find()
+        .filter(membership_run::Column::RunId.is_in(held_in.iter().copied()))
+        .all(&transaction)
+        .await?;
+    for completed in completed {
+        let Some(row) = rows.iter().find(|row| row.run_id == completed.run_id) else { continue };
+        let mut counts: BTreeMap<String, i64> =
+            serde_json::from_str(&completed.segment_counts_json).map_err(ServiceError::internal)?;
+        for segment_id in [&row.segment_id, &row.rfm_segment_id] {
+            if let Some(count) = counts.get_mut(segment_id) {
+                *count = (*count - 1).max(0);
+            }
+        }
+        membership_run::Entity::update(membership_run::ActiveModel {
+            model_id: Set(completed.model_id),
+            customers: Set((completed.customers - 1).max(0)),
+            segment_counts_json: Set(serde_json::to_string(&counts).map_err(ServiceError::internal)?),
+            ..Default::default()
+        })
+        .exec(&transaction)
+        .await?;
+    }
+    transaction.commit().await?;
+    Ok(removed)
+}
+
+/// Every run id with stored rows, whether or not a version points at it.
+/// Walks the primary key from one run id to the next (a loose index scan),
+/// so the cost grows with the number of runs, not of rows.
+async fn run_ids(db: &impl ConnectionTrait) -> Result<Vec<String>, ServiceError> {
+    // Both terms cast to TEXT: PostgreSQL refuses a recursive query whose
+    // terms differ in type modifier (varchar(64) against varchar).
+    const DISTINCT_RUNS: &str = "WITH RECURSIVE runs(run_id) AS ( \
+           SELECT CAST((SELECT run_id FROM segment_memberships ORDER BY run_id LIMIT 1) AS TEXT) \
+           UNION ALL \
+           SELECT CAST((SELECT m.run_id FROM segment_memberships m WHERE m.run_id > runs.run_id \
+                        ORDER BY m.run_id LIMIT 1) AS TEXT) \
+           FROM runs WHERE runs.run_id IS NOT NULL) \
+         SELECT run_id FROM runs WHERE run_id IS NOT NULL";
+    let statement = Statement::from_string(db.get_database_backend(), DISTINCT_RUNS.to_owned());
+    let rows = db.query_all_raw(statement).await?;
+    rows.iter().map(|row| row.try_get::<String>("", "run_id").map_err(ServiceError::from)).collect()
 }
 
 /// Deletes the rows of an abandoned or replaced run.

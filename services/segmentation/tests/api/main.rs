@@ -18,4 +18,5 @@ macro_rules! on_every_store {
 
 mod bad_input;
 mod customers;
+mod erasure;
 mod lifecycle;
