@@ -106,7 +106,7 @@ where
         }
         let code = format!("{:?}", error.as_ref().map_or(Code::Ok, tonic::Status::code));
         if let Some(status) = error {
-            samples.entry(code.clone()).or_insert_with(|| status.message().to_owned());
+            samples.entry(code.clone()).or_insert_with(|| describe(&status));
         }
         *codes.entry(code).or_insert(0) += 1;
     }
@@ -115,6 +115,19 @@ where
     accepted.sort_unstable();
     report.accepted = accepted;
     report
+}
+
+/// A status's message with the chain of errors under it: tonic says only
+/// "transport error" for a failed connection, and the cause is below.
+fn describe(status: &tonic::Status) -> String {
+    let mut text = status.message().to_owned();
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        source = error.source();
+    }
+    text
 }
 
 /// The `q` quantile of sorted latencies (nearest rank); zero when empty.

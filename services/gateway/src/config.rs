@@ -109,11 +109,12 @@ pub struct LimitsConfig {
     /// Base of the jittered exponential backoff between attempts.
     #[serde(with = "config::duration_ms")]
     pub retry_backoff_ms: Duration,
-    /// Unary calls to one backend that are never shed as overload.
+    /// The lowest the adaptive concurrency limit of one quick unary RPC goes:
+    /// this many calls in flight are never shed as overload.
     pub overload_min_in_flight: usize,
-    /// Latency budget of a unary call, as a multiple of the backend's
-    /// fastest recent answer: past the calls in flight that the backend's
-    /// throughput can answer within it, calls get RESOURCE_EXHAUSTED.
+    /// Latency budget of a quick unary call, as a multiple of the backend's
+    /// fastest recent answer: an answer slower than this cuts the RPC's
+    /// concurrency limit, and calls past the limit get RESOURCE_EXHAUSTED.
     pub overload_latency_factor: f64,
 }
 
@@ -127,8 +128,8 @@ impl Default for LimitsConfig {
             breaker_cooldown_ms: Duration::from_secs(2),
             retry_attempts: 3,
             retry_backoff_ms: Duration::from_millis(20),
-            overload_min_in_flight: 32,
-            overload_latency_factor: 4.0,
+            overload_min_in_flight: 2,
+            overload_latency_factor: 2.0,
         }
     }
 }

@@ -98,46 +98,59 @@ impl CircuitBreaker {
     }
 }
 
-/// Sheds unary calls to one backend when more are in flight than it can
-/// answer within `latency_factor` times its unloaded latency. By Little's
-/// law, in flight = throughput × latency, so the limit is the backend's
-/// recent peak throughput times that latency budget. The unloaded latency is
-/// the lowest seen in the last two windows, the peak throughput the highest
-/// rate of completions over ~100 ms in the same windows. Up to
-/// `min_in_flight` calls are never shed, so light and bursty traffic passes
-/// untouched; past the limit, callers get RESOURCE_EXHAUSTED at once rather
-/// than a queue that makes every accepted call slow.
+/// Sheds unary calls to one RPC of a backend once more are in flight than it
+/// answers within `latency_factor` times its unloaded latency: an adaptive
+/// concurrency limit, additive increase and multiplicative decrease on
+/// latency (the "AIMD" limit of Netflix's concurrency-limits, TCP Reno's
+/// rule with a slow answer standing in for a lost packet).
+///
+/// The unloaded latency is the fastest answer seen in the last two windows
+/// (a minimum stays honest under load, where some calls still meet an idle
+/// backend). An answer slower than the budget cuts the limit by a quarter,
+/// at most once per round trip: only a call started after the last cut
+/// tells something new. Each answer within the budget while at least half
+/// the limit is in flight adds 1/limit, so a limit in use grows by up to
+/// one per round trip. Past the
+/// limit a call gets RESOURCE_EXHAUSTED at once: shedding costs the gateway
+/// almost nothing, where a queue would make every accepted call slow.
 pub struct OverloadGuard {
-    min_in_flight: usize,
+    min_limit: f64,
     latency_factor: f64,
     state: Mutex<GuardState>,
 }
 
-const RATE_BUCKET: Duration = Duration::from_millis(100);
+/// How long one window of the fastest-answer estimate lasts.
 const WINDOW: Duration = Duration::from_secs(10);
+/// The limit before any answer has been seen.
+const INITIAL_LIMIT: f64 = 32.0;
+/// The highest limit; far above what one backend answers at once.
+const MAX_LIMIT: f64 = 1_000.0;
+/// What an answer over the budget leaves of the limit.
+const BACKOFF: f64 = 0.75;
 
 struct GuardState {
     in_flight: usize,
-    bucket_started: Instant,
-    bucket_completions: u32,
+    limit: f64,
     window_started: Instant,
-    /// (current window, previous window)
+    /// Fastest answer in (the current window, the previous window).
     fastest: (Duration, Duration),
-    peak_rate: (f64, f64),
+    /// When the limit was last cut: slow answers of calls started before
+    /// then were caused by the load that cut it.
+    last_cut: Instant,
 }
 
 impl OverloadGuard {
-    pub fn new(min_in_flight: usize, latency_factor: f64, now: Instant) -> Self {
+    pub fn new(min_limit: usize, latency_factor: f64, now: Instant) -> Self {
+        let min_limit = min_limit.max(1) as f64;
         Self {
-            min_in_flight: min_in_flight.max(1),
+            min_limit,
             latency_factor: latency_factor.max(1.0),
             state: Mutex::new(GuardState {
                 in_flight: 0,
-                bucket_started: now,
-                bucket_completions: 0,
+                limit: INITIAL_LIMIT.max(min_limit),
                 window_started: now,
                 fastest: (Duration::MAX, Duration::MAX),
-                peak_rate: (0.0, 0.0),
+                last_cut: now,
             }),
         }
     }
@@ -149,7 +162,7 @@ impl OverloadGuard {
     /// Admits one call, or `None` when the backend has enough in flight.
     pub fn admit(self: &Arc<Self>, now: Instant) -> Option<InFlight> {
         let mut state = self.state();
-        if state.in_flight >= self.limit(&state) {
+        if state.in_flight as f64 >= state.limit.floor() {
             return None;
         }
         state.in_flight += 1;
@@ -158,39 +171,28 @@ impl OverloadGuard {
 
     /// Calls allowed in flight now.
     pub fn limit_now(&self) -> usize {
-        self.limit(&self.state())
-    }
-
-    fn limit(&self, state: &GuardState) -> usize {
-        let fastest = state.fastest.0.min(state.fastest.1);
-        let peak_rate = state.peak_rate.0.max(state.peak_rate.1);
-        if fastest == Duration::MAX {
-            return usize::MAX;
-        }
-        let budget = fastest.as_secs_f64() * self.latency_factor;
-        // Rounded, so float noise in 1,000/s x 2 ms does not make 3 of 2.
-        let limit = (peak_rate * budget).round();
-        // Saturating float-to-int conversion: a huge estimate means "no limit".
-        (limit as usize).max(self.min_in_flight)
+        self.state().limit.floor() as usize
     }
 
     fn complete(&self, started: Instant, now: Instant) {
         let mut state = self.state();
+        // Only a limit in use is evidence that it could be higher.
+        let in_use = state.in_flight as f64 * 2.0 >= state.limit.floor();
         state.in_flight = state.in_flight.saturating_sub(1);
         if now.saturating_duration_since(state.window_started) >= WINDOW {
             state.window_started = now;
             state.fastest = (Duration::MAX, state.fastest.0);
-            state.peak_rate = (0.0, state.peak_rate.0);
         }
         let latency = now.saturating_duration_since(started);
         state.fastest.0 = state.fastest.0.min(latency);
-        state.bucket_completions += 1;
-        let bucket = now.saturating_duration_since(state.bucket_started);
-        if bucket >= RATE_BUCKET {
-            let rate = f64::from(state.bucket_completions) / bucket.as_secs_f64();
-            state.peak_rate.0 = state.peak_rate.0.max(rate);
-            state.bucket_started = now;
-            state.bucket_completions = 0;
+        let unloaded = state.fastest.0.min(state.fastest.1);
+        if latency.as_secs_f64() > unloaded.as_secs_f64() * self.latency_factor {
+            if started >= state.last_cut {
+                state.limit = (state.limit * BACKOFF).max(self.min_limit);
+                state.last_cut = now;
+            }
+        } else if in_use {
+            state.limit = (state.limit + 1.0 / state.limit).min(MAX_LIMIT);
         }
     }
 
@@ -243,39 +245,64 @@ mod tests {
     }
 
     #[test]
-    fn the_guard_sheds_past_peak_throughput_times_the_latency_budget() {
+    fn the_guard_cuts_its_limit_on_slow_answers_once_per_round_trip_and_grows_while_answers_are_quick() {
         let start = Instant::now();
         let guard = Arc::new(OverloadGuard::new(2, 2.0, start));
-        // Nothing measured yet: no limit.
-        let calls: Vec<_> = (0..50).map(|_| guard.admit(start).expect("unmeasured")).collect();
-        // 1,000 calls/s answered in 1 ms each: a budget of 2 ms holds 2 in flight.
-        let mut now = start;
-        for call in calls {
-            now += Duration::from_millis(1);
+        // Nothing measured yet: the initial limit.
+        let calls: Vec<_> = (0..32).map(|_| guard.admit(start).expect("within the initial limit")).collect();
+        assert!(guard.admit(start).is_none(), "the 33rd is shed");
+        // The first answer sets the unloaded latency (1 ms); the rest of the
+        // same round trip are over the 2 ms budget and cut the limit once.
+        let mut now = start + Duration::from_millis(1);
+        let mut calls = calls.into_iter();
+        calls.next().expect("a call").complete(now);
+        now += Duration::from_millis(4);
+        for call in calls.by_ref().take(10) {
             call.complete(now);
         }
-        for _ in 0..100 {
-            let started = now;
-            now += Duration::from_millis(1);
-            guard.admit(started).expect("one at a time").complete(now);
+        assert_eq!(guard.limit_now(), 24, "one cut by a quarter for one round trip");
+        // Calls started after the cut that are slow cut it again.
+        let late: Vec<_> = (0..3).map(|_| guard.admit(now).expect("room")).collect();
+        now += Duration::from_millis(5);
+        for call in late {
+            call.complete(now);
         }
-        assert_eq!(guard.limit_now(), 2, "1,000/s x 1 ms x 2");
+        assert_eq!(guard.limit_now(), 18);
+        drop(calls);
+        // Never below the floor, however slow.
+        for _ in 0..40 {
+            let started = now;
+            now += Duration::from_millis(10);
+            guard.admit(started).expect("room").complete(now);
+        }
+        assert_eq!(guard.limit_now(), 2, "the floor");
         let first = guard.admit(now).expect("first");
         let second = guard.admit(now).expect("second");
         assert!(guard.admit(now).is_none(), "a third is shed");
         drop(first);
         assert!(guard.admit(now).is_some(), "an abandoned call frees its slot");
         drop(second);
-
-        // While more in flight still answer in 1 ms, throughput and the limit grow together.
-        for _ in 0..400 {
-            let batch: Vec<_> = (0..8).map_while(|_| guard.admit(now)).collect();
+        // Quick answers while the limit is in use raise it by one per round trip.
+        for _ in 0..40 {
+            let limit = guard.limit_now();
+            let batch: Vec<_> = (0..limit).map_while(|_| guard.admit(now)).collect();
+            assert_eq!(batch.len(), limit, "the whole limit is admitted");
             now += Duration::from_millis(1);
             for call in batch {
                 call.complete(now);
             }
         }
-        assert_eq!(guard.limit_now(), 16, "8 per ms at 1 ms, budget 2 ms");
+        // Each answer adds 1/limit while at least half the limit is in flight:
+        // between a half and one more per round trip.
+        assert!((20..=42).contains(&guard.limit_now()), "grows by up to one per round trip: {}", guard.limit_now());
+        // A trickle of quick calls does not raise an unused limit.
+        let before = guard.limit_now();
+        for _ in 0..100 {
+            let started = now;
+            now += Duration::from_millis(1);
+            guard.admit(started).expect("room").complete(now);
+        }
+        assert_eq!(guard.limit_now(), before);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use tokio_stream::StreamExt;
 
 #[tokio::test]
 async fn demo_data_is_scored_and_win_back_candidates_are_listed_through_the_gateway() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let suite = Suite::up_with_demo(600).await;
     let mut churn = ChurnServiceClient::new(suite.gateway());
 

@@ -173,6 +173,7 @@ const FORECAST_SERIES: &str = "measure=revenue,granularity=week,levels=total;cha
 
 #[tokio::test]
 async fn the_patron_command_trains_promotes_evaluates_reports_exports_and_plots() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let suite = Suite::up_with_demo(600).await;
     let dir = suite.data_dir.join("cli");
     std::fs::create_dir_all(&dir).expect("work dir");
@@ -319,6 +320,7 @@ async fn the_patron_command_trains_promotes_evaluates_reports_exports_and_plots(
 
 #[tokio::test]
 async fn usage_mistakes_and_an_unreachable_gateway_have_their_own_exit_codes() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let dir = std::env::temp_dir().join(format!("patron-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     // A port nothing listens on.

@@ -99,6 +99,7 @@ async fn assert_store_holds_exactly_the_file(database_url: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_import_survives_sigkill() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let path = std::env::temp_dir().join(format!("patron-crash-import-{}.db", std::process::id()));
     let url = format!("sqlite://{}?mode=rwc", path.display());
     kill_and_resume(&url).await;
@@ -110,6 +111,7 @@ async fn sqlite_import_survives_sigkill() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_import_survives_sigkill() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let database = ScratchDatabase::create("patron_crash_import").expect("scratch database");
     kill_and_resume(&database.url()).await;
     assert_store_holds_exactly_the_file(&database.url()).await;

@@ -184,6 +184,7 @@ async fn writer(profile: &ServiceProcess, writer: usize, stop: Arc<AtomicBool>) 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_stopping_and_starting_under_load() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let base = free_port_base();
     let cluster = PrivateCluster::create(base);
     cluster.start();

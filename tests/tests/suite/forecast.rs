@@ -48,6 +48,7 @@ pub(crate) async fn segment_of_demo(suite: &Suite) -> String {
 
 #[tokio::test]
 async fn demo_data_is_forecast_at_every_level_through_the_gateway() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let suite = Suite::up_with_demo(400).await;
     let segment = segment_of_demo(&suite).await;
     let mut client = ForecastServiceClient::new(suite.gateway());

@@ -21,6 +21,7 @@ use tonic::transport::Channel;
 
 #[tokio::test]
 async fn every_rpc_needs_a_token_backends_need_the_gateway_and_the_logs_hold_no_personal_data() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let suite = Suite::up_with_demo(200).await;
     assert!(suite.banner.iter().any(|line| line.contains(&suite.dev_key)), "the banner shows the development key");
 
@@ -219,6 +220,7 @@ async fn wait_for_health(port: u16) {
 
 #[tokio::test]
 async fn a_killed_backend_gives_unavailable_quickly_and_a_partial_customer_360() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let mut processes = Processes::start().await;
     let mut profile = ProfileServiceClient::new(processes.gateway());
     let customer = pb::Customer { customer_id: "k-1".into(), name: "Kim".into(), ..Default::default() };
@@ -251,6 +253,7 @@ async fn a_killed_backend_gives_unavailable_quickly_and_a_partial_customer_360()
 
 #[tokio::test]
 async fn a_direct_call_past_its_deadline_is_deadline_exceeded_not_cancelled() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let suite = Suite::up().await;
     // tonic's own channel enforces the deadline on the client side too (as
     // CANCELLED, a moment before the server's answer); the gateway's plain

@@ -12,6 +12,7 @@ fn patron(args: &[&str]) -> std::process::Output {
 
 #[tokio::test]
 async fn demo_data_imports_once_and_reimports_as_a_no_op() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let suite = Suite::up().await;
     let gateway = format!("http://127.0.0.1:{}", suite.gateway_port);
     // The development key `patron up` wrote, as `patron import` finds it by default under ./data/.

@@ -1,5 +1,6 @@
 //! The whole suite as separate processes, driven through the gateway.
 
+mod alone;
 mod churn;
 mod cli;
 mod crash_import;

@@ -114,12 +114,14 @@ mod sqlite {
 
     #[tokio::test]
     async fn migrate_only_applies_the_migrations_then_exits_and_is_idempotent() {
+        let _shared = crate::alone::shared().await; // the overload test runs alone
         super::migrate_only_applies_the_migrations_then_exits_and_is_idempotent(FreshDatabase::sqlite("idempotent"))
             .await;
     }
 
     #[tokio::test]
     async fn a_schema_newer_than_the_build_is_refused_at_once() {
+        let _shared = crate::alone::shared().await; // the overload test runs alone
         super::a_schema_newer_than_the_build_is_refused_at_once(FreshDatabase::sqlite("newer")).await;
     }
 }
@@ -129,12 +131,14 @@ mod postgres {
 
     #[tokio::test]
     async fn migrate_only_applies_the_migrations_then_exits_and_is_idempotent() {
+        let _shared = crate::alone::shared().await; // the overload test runs alone
         super::migrate_only_applies_the_migrations_then_exits_and_is_idempotent(FreshDatabase::postgres("idempotent"))
             .await;
     }
 
     #[tokio::test]
     async fn a_schema_newer_than_the_build_is_refused_at_once() {
+        let _shared = crate::alone::shared().await; // the overload test runs alone
         super::a_schema_newer_than_the_build_is_refused_at_once(FreshDatabase::postgres("newer")).await;
     }
 }

@@ -58,6 +58,7 @@ async fn refused_start(name: &str, port: u16, env: &[(&str, String)], log: &Path
 
 #[tokio::test(flavor = "multi_thread")]
 async fn secrets_from_the_environment_stay_out_of_logs_and_error_messages() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let base = free_port_base();
     let dir = std::env::temp_dir().join(format!("patron-secrets-{}-{base}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");

@@ -29,6 +29,7 @@ async fn train(client: &mut Client, seed: u64) -> patron_proto::common::v1::Job 
 
 #[tokio::test]
 async fn demo_data_is_segmented_assigned_and_rolled_back_through_the_gateway() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let suite = Suite::up_with_demo(600).await;
     let mut client = SegmentationServiceClient::new(suite.gateway());
 

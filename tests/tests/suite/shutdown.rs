@@ -80,6 +80,7 @@ async fn finish_import(import: usize, mut in_flight: InFlightImport) -> Result<i
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_completes_in_flight_calls_refuses_new_ones_and_exits_within_the_drain_bound() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let port = free_port_base();
     let dir = std::env::temp_dir().join(format!("patron-shutdown-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");

@@ -32,6 +32,7 @@ async fn listed_services(channel: tonic::transport::Channel) -> Vec<String> {
 
 #[tokio::test]
 async fn patron_up_runs_five_serving_processes_behind_one_gateway() {
+    let _shared = crate::alone::shared().await; // the overload test runs alone
     let suite = Suite::up().await;
     assert!(suite.banner.iter().any(|line| line.contains("grpcurl -plaintext")), "{:#?}", suite.banner);
 
