@@ -222,8 +222,6 @@ async fn segment_members(suite: &Suite) -> Vec<String> {
 }
 
 #[tokio::test]
-#[ignore = "issue 10: EraseCustomer through the gateway now reaches segmentation and churn (ForgetCustomer); \
-            not yet run green in the suite; run with --ignored and remove this"]
 async fn an_erased_customer_leaves_no_trace_in_stores_exports_retraining_or_logs() {
     let _shared = crate::alone::shared().await; // the overload test runs alone
     let suite = Suite::up_with_demo(300).await;
