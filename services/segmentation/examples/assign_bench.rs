@@ -3,7 +3,12 @@
 //! temporary files), with customers imported through the profile import RPC.
 //!
 //! Run: `cargo run --release -p patron-segmentation --example assign_bench`
-//! (`PATRON_ASSIGN_BENCH_CUSTOMERS` sets the customer count; default 1,000,000).
+//! (`PATRON_ASSIGN_BENCH_CUSTOMERS` sets the customer count; default 1,000,000;
+//! `PATRON_ASSIGN_BENCH_DIR` keeps the databases in that directory and reuses
+//! an imported profile database of the same size on the next run, to iterate
+//! on the measured part without the import; `PATRON_ASSIGN_BENCH_PROFILE_DB`
+//! puts the profile store at that database URL instead, e.g. an empty
+//! PostgreSQL database).
 
 use std::time::{Duration, Instant};
 
@@ -80,12 +85,31 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
 async fn main() -> anyhow::Result<()> {
     let customers: usize =
         std::env::var("PATRON_ASSIGN_BENCH_CUSTOMERS").ok().and_then(|value| value.parse().ok()).unwrap_or(1_000_000);
-    let scratch = std::env::temp_dir().join(format!("patron-assign-bench-{}", std::process::id()));
+    let kept = std::env::var_os("PATRON_ASSIGN_BENCH_DIR").map(std::path::PathBuf::from);
+    let scratch = kept
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("patron-assign-bench-{}", std::process::id())));
     std::fs::create_dir_all(&scratch)?;
+    // A fresh segmentation store each run; the profile store only if it does not hold this size.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(scratch.join(format!("segmentation.db{suffix}")));
+    }
+    let imported_marker = scratch.join(format!("imported-{customers}"));
+    let reuse = kept.is_some() && imported_marker.exists();
+    if !reuse {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(scratch.join(format!("profile.db{suffix}")));
+        }
+    }
 
+    let profile_store = match std::env::var("PATRON_ASSIGN_BENCH_PROFILE_DB") {
+        Ok(url) => DatabaseConfig { url: SecretString::from(url), ..DatabaseConfig::default() },
+        Err(_) => database(&scratch.join("profile.db")),
+    };
+    let store_name = if profile_store.url().starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
     let profile = patron_profile::Application::build(patron_profile::Config {
         server: ServerConfig::default(),
-        database: database(&scratch.join("profile.db")),
+        database: profile_store,
         telemetry: Default::default(),
         profile: Default::default(),
     })
@@ -107,7 +131,23 @@ async fn main() -> anyhow::Result<()> {
     wait_until_serving(profile_channel.clone()).await;
     wait_until_serving(channel.clone()).await;
 
-    println!("segmentation service benchmark: {customers} customers, SQLite, in-process profile service");
+    println!(
+        "segmentation service benchmark: {customers} customers, profile store {store_name}, in-process profile service"
+    );
+    if !reuse {
+        import_orders(profile_channel.clone(), customers).await?;
+        if kept.is_some() {
+            std::fs::write(&imported_marker, b"")?;
+        }
+    }
+    let assign = measure(channel, profile_addr, customers).await;
+    if kept.is_none() {
+        let _ = std::fs::remove_dir_all(&scratch);
+    }
+    assign
+}
+
+async fn import_orders(profile_channel: Channel, customers: usize) -> anyhow::Result<()> {
     let started = Instant::now();
     let rows = orders(customers);
     let mut messages = vec![profile_pb::ImportRecordsRequest {
@@ -144,7 +184,10 @@ async fn main() -> anyhow::Result<()> {
         rows.len(),
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
 
+async fn measure(channel: Channel, profile_addr: std::net::SocketAddr, customers: usize) -> anyhow::Result<()> {
     let mut client = SegmentationServiceClient::new(channel).max_decoding_message_size(64 << 20);
     let features: Vec<String> =
         ["recency_days", "orders", "monetary", "tenure_days", "average_order_value", "share_store"]
@@ -259,6 +302,5 @@ async fn main() -> anyhow::Result<()> {
         "| AssignAll throughput                          | {:>9.0} /s   |",
         assigned as f64 / assign_all.as_secs_f64()
     );
-    let _ = std::fs::remove_dir_all(&scratch);
     Ok(())
 }

@@ -7,6 +7,7 @@ use sea_orm_migration::prelude::*;
 mod m20261124_000001_initial;
 mod m20261124_000002_report_changes;
 mod m20261124_000003_set_based_foreign_keys;
+mod m20261124_000004_report_change_orders;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_initial::Migration),
             Box::new(m20261124_000002_report_changes::Migration),
             Box::new(m20261124_000003_set_based_foreign_keys::Migration),
+            Box::new(m20261124_000004_report_change_orders::Migration),
         ]
     }
 }

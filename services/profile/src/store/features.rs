@@ -1,14 +1,15 @@
 //! Gathers the facts behind the feature export, a chunk of customers at a
-//! time: a handful of independent grouped queries per chunk, run at once, so
-//! memory stays bounded and the first rows stream out at once. Only events strictly before the cutoff
-//! are read, so nothing after it leaks in.
+//! time: the customers with their orders, then a handful of independent
+//! grouped queries over the event tables, run at once, so memory stays
+//! bounded and the first rows stream out at once. Only events strictly
+//! before the cutoff are read, so nothing after it leaks in.
 
 use std::collections::HashMap;
 
 use patron_common::ServiceError;
-use sea_orm::{ConnectionTrait, QueryResult, Value};
+use sea_orm::{ConnectionTrait, DbBackend, QueryResult, Value};
 
-use super::sql::{self, int, optional_int, text};
+use super::sql::{self, int, optional_int};
 use crate::domain::customer::{ConsentChannel, ConsentState};
 use crate::domain::features::{CustomerFacts, PurchaseFact};
 use crate::domain::order::{OrderStatus, SalesChannel};
@@ -42,59 +43,107 @@ pub async fn next_chunk(
     after_id: i64,
     limit: usize,
 ) -> Result<Chunk, ServiceError> {
-    let mut sql_text = String::from(
-        "SELECT c.id, c.external_id, c.region, c.home_store_id, c.create_time_us FROM customers c WHERE c.id > ?",
+    // (PostgreSQL's json as text: the driver reads text columns only as strings.)
+    let (aggregate, array, as_json, as_text) = match db.get_database_backend() {
+        DbBackend::Postgres => ("json_agg", "json_build_array", "", "text"),
+        _ => ("json_group_array", "json_array", "json", ""),
+    };
+    // The whole chunk comes back as one JSON value, each customer with its
+    // orders: SQLite's driver hands rows over one at a time across threads
+    // (about a microsecond each), so a row per order, or even per customer,
+    // cost more than the query itself. The subqueries follow each customer's
+    // few orders (and their lines) by index.
+    let mut sql_text = format!(
+        "SELECT {as_text}({aggregate}({array}(c.id, c.external_id, c.region, c.home_store_id, c.create_time_us, \
+         {as_json}((SELECT {aggregate}({array}(o.place_time_us, o.total_minor, o.channel, o.status)) \
+          FROM orders o WHERE o.customer_id = c.id AND o.place_time_us < ? AND o.currency_code = ? \
+          AND o.status IN (?, ?))), \
+         (SELECT COUNT(DISTINCT l.category) FROM orders o JOIN order_lines l ON l.order_id = o.id \
+          WHERE o.customer_id = c.id AND o.place_time_us < ? AND o.status = ?)))) AS customers \
+         FROM (SELECT id, external_id, region, home_store_id, create_time_us FROM customers WHERE id > ?"
     );
-    let mut values: Vec<Value> = vec![after_id.into()];
+    let completed: Value = (OrderStatus::Completed as i16).into();
+    let mut values: Vec<Value> = vec![
+        scope.cutoff.0.into(),
+        scope.currency_code.clone().into(),
+        completed.clone(),
+        (OrderStatus::Returned as i16).into(),
+        scope.cutoff.0.into(),
+        completed,
+        after_id.into(),
+    ];
     if let Some(ids) = only {
-        sql_text.push_str(&format!(" AND c.external_id IN ({})", sql::placeholders(ids.len())));
+        sql_text.push_str(&format!(" AND external_id IN ({})", sql::placeholders(ids.len())));
         values.extend(ids.iter().map(|id| Value::from(id.clone())));
     }
-    if !scope.include_non_buyers {
-        sql_text.push_str(
-            " AND EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.status = ? \
-             AND o.place_time_us < ? AND o.currency_code = ?)",
-        );
-        values.push((OrderStatus::Completed as i16).into());
-        values.push(scope.cutoff.0.into());
-        values.push(scope.currency_code.clone().into());
-    }
-    sql_text.push_str(&format!(" ORDER BY c.id LIMIT {limit}"));
+    sql_text.push_str(&format!(" ORDER BY id LIMIT {limit}) c"));
     let rows = sql::query(db, &sql_text, values).await?;
-    let mut ids = Vec::with_capacity(rows.len());
-    let mut facts = Vec::with_capacity(rows.len());
-    for row in &rows {
-        ids.push(int(row, "id")?);
-        facts.push(CustomerFacts {
-            customer_id: text(row, "external_id")?,
-            region: text(row, "region")?,
-            home_store_id: text(row, "home_store_id")?,
-            create_time: Micros(int(row, "create_time_us")?),
+    let packed: Option<String> = match rows.first() {
+        Some(row) => row
+            .try_get("", "customers")
+            .map_err(|error| ServiceError::internal(format!("column customers: {error}")))?,
+        None => None,
+    };
+    let mut customers: Vec<PackedCustomer> = match packed {
+        Some(packed) => serde_json::from_str(&packed).map_err(ServiceError::internal)?,
+        None => Vec::new(), // PostgreSQL aggregates no rows to NULL
+    };
+    customers.sort_unstable_by_key(|customer| customer.0);
+    let mut ids = Vec::with_capacity(customers.len());
+    let mut facts = Vec::with_capacity(customers.len());
+    for (id, customer_id, region, home_store_id, create_time_us, orders, category_count) in customers {
+        ids.push(id);
+        let mut customer = CustomerFacts {
+            customer_id,
+            region,
+            home_store_id,
+            create_time: Micros(create_time_us),
+            category_count,
             ..Default::default()
-        });
+        };
+        add_orders(&mut customer, orders.unwrap_or_default());
+        facts.push(customer);
     }
     if let (Some(&first), Some(&last)) = (ids.first(), ids.last()) {
         let position: HashMap<i64, usize> = ids.iter().enumerate().map(|(index, id)| (*id, index)).collect();
-        fill(db, scope, first, last, &position, &mut facts).await?;
+        fill(db, scope, (first, last), &position, &mut facts).await?;
+    }
+    // A buyer is exactly a customer with a purchase fact.
+    if !scope.include_non_buyers {
+        facts.retain(|customer| !customer.purchases.is_empty());
     }
     Ok(Chunk { facts, last_id: ids.last().copied() })
 }
 
-/// The rows of the customers `first_id..=last_id` from each fact table. The
+/// One customer of a chunk as the query packs it: id, external id, region,
+/// home store, creation time, orders (`[time, total, channel, status]`) and
+/// category breadth.
+type PackedCustomer = (i64, String, String, String, i64, Option<Vec<[i64; 4]>>, i64);
+
+/// Adds the orders of one customer: completed ones as purchases, returned
+/// ones to the returns.
+fn add_orders(customer: &mut CustomerFacts, orders: Vec<[i64; 4]>) {
+    for [at, total_minor, channel, status] in orders {
+        if status == OrderStatus::Completed as i64 {
+            let channel = SalesChannel::from_code(channel as i32).unwrap_or(SalesChannel::Store);
+            customer.purchases.push(PurchaseFact { at: Micros(at), total_minor, channel });
+        } else {
+            customer.returns += 1;
+        }
+    }
+}
+
+/// The rows of the customers `first_id..=last_id` from each event table. The
 /// queries are independent, so they run at once, each on its own pooled
 /// connection.
 async fn fill(
     db: &impl ConnectionTrait,
     scope: &FeatureScope,
-    first_id: i64,
-    last_id: i64,
+    range: (i64, i64),
     position: &HashMap<i64, usize>,
     facts: &mut [CustomerFacts],
 ) -> Result<(), ServiceError> {
-    let range = (first_id, last_id);
-    let (orders, categories, contacts, feedback, carts, consents) = tokio::try_join!(
-        order_rows(db, scope, range),
-        category_rows(db, scope, range),
+    let (contacts, feedback, carts, consents) = tokio::try_join!(
         contact_rows(db, scope, range),
         feedback_rows(db, scope, range),
         cart_rows(db, scope, range),
@@ -103,26 +152,6 @@ async fn fill(
     let at = |row: &QueryResult| -> Result<Option<usize>, ServiceError> {
         Ok(position.get(&int(row, "customer_id")?).copied())
     };
-    let completed = OrderStatus::Completed as i64;
-    for row in &orders {
-        let Some(customer) = at(row)?.and_then(|index| facts.get_mut(index)) else { continue };
-        let status = int(row, "status")?;
-        if status == completed {
-            let channel = SalesChannel::from_code(int(row, "channel")? as i32).unwrap_or(SalesChannel::Store);
-            customer.purchases.push(PurchaseFact {
-                at: Micros(int(row, "place_time_us")?),
-                total_minor: int(row, "total_minor")?,
-                channel,
-            });
-        } else if status == OrderStatus::Returned as i64 {
-            customer.returns += 1;
-        }
-    }
-    for row in &categories {
-        if let Some(customer) = at(row)?.and_then(|index| facts.get_mut(index)) {
-            customer.category_count = int(row, "categories")?;
-        }
-    }
     for row in &contacts {
         if let Some(customer) = at(row)?.and_then(|index| facts.get_mut(index)) {
             customer.contacts = int(row, "contacts")?;
@@ -164,41 +193,6 @@ fn range_values(scope: &FeatureScope, (first_id, last_id): (i64, i64)) -> Vec<Va
 
 // Small integer columns are read as BIGINT: a column decoded on the first
 // try costs no failed attempts (each builds an error) per row.
-
-async fn order_rows(
-    db: &impl ConnectionTrait,
-    scope: &FeatureScope,
-    range: (i64, i64),
-) -> Result<Vec<QueryResult>, ServiceError> {
-    let mut values = range_values(scope, range);
-    values.push(scope.currency_code.clone().into());
-    sql::query(
-        db,
-        "SELECT customer_id, place_time_us, total_minor, CAST(channel AS BIGINT) AS channel, \
-         CAST(status AS BIGINT) AS status FROM orders \
-         WHERE customer_id BETWEEN ? AND ? AND place_time_us < ? AND currency_code = ?",
-        values,
-    )
-    .await
-}
-
-async fn category_rows(
-    db: &impl ConnectionTrait,
-    scope: &FeatureScope,
-    range: (i64, i64),
-) -> Result<Vec<QueryResult>, ServiceError> {
-    let mut values = range_values(scope, range);
-    values.push((OrderStatus::Completed as i16).into());
-    sql::query(
-        db,
-        "SELECT o.customer_id, COUNT(DISTINCT l.category) AS categories FROM order_lines l \
-         JOIN orders o ON o.id = l.order_id \
-         WHERE o.customer_id BETWEEN ? AND ? AND o.place_time_us < ? AND o.status = ? \
-         GROUP BY o.customer_id",
-        values,
-    )
-    .await
-}
 
 async fn contact_rows(
     db: &impl ConnectionTrait,

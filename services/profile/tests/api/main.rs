@@ -18,9 +18,11 @@ macro_rules! on_every_store {
 mod customers;
 mod erasure;
 mod events;
+mod feature_facts;
 mod features;
 mod import;
 mod kpis;
 mod orders;
 mod plumbing;
+mod report_refresh;
 mod series;
