@@ -66,11 +66,13 @@ pub fn train_settings(
     };
     let window_us = i64::from(label_window_days) * DAY_US;
     let latest_holdout = now_us - window_us;
-    let holdout_cutoff_us = request.holdout_cutoff.as_ref().map_or(latest_holdout, micros_of);
+    let holdout_cutoff_us =
+        instant(&mut v, "holdout_cutoff", request.holdout_cutoff.as_ref()).unwrap_or(latest_holdout);
     if holdout_cutoff_us > latest_holdout {
         v.violation("holdout_cutoff", "must be at most now - label_window_days, so its labels are fully observed");
     }
-    let calibration_cutoff_us = request.calibration_cutoff.as_ref().map_or(holdout_cutoff_us - window_us, micros_of);
+    let calibration_cutoff_us = instant(&mut v, "calibration_cutoff", request.calibration_cutoff.as_ref())
+        .unwrap_or(holdout_cutoff_us - window_us);
     if calibration_cutoff_us > holdout_cutoff_us - window_us {
         v.violation(
             "calibration_cutoff",
@@ -159,6 +161,21 @@ pub fn train_settings(
         logistic_alpha,
         min_repeat_customers,
     })
+}
+
+/// A request time in microseconds; `None` when absent or refused. Times
+/// outside the years 1900-9999 are a unit mistake, and refusing them keeps
+/// the cutoff arithmetic far from overflowing.
+fn instant(v: &mut Validator, field: &str, value: Option<&prost_types::Timestamp>) -> Option<i64> {
+    const EARLIEST_US: i64 = -2_208_988_800_000_000;
+    const LATEST_US: i64 = 253_402_300_799_000_000;
+    let micros = micros_of(value?);
+    if (EARLIEST_US..=LATEST_US).contains(&micros) {
+        Some(micros)
+    } else {
+        v.violation(field, "is out of range (years 1900-9999)");
+        None
+    }
 }
 
 pub fn discount_rate(v: &mut Validator, field: &str, rate: f64) {

@@ -106,6 +106,11 @@ impl TestApp {
         }
     }
 
+    /// The churn service's channel, for calls without the typed client.
+    pub fn churn_channel(&self) -> Channel {
+        self.channels[1].clone()
+    }
+
     pub async fn stop(self) {
         for running in self.running {
             let _ = running.shutdown.send(());

@@ -24,6 +24,8 @@ mod btyd_expectation;
 mod btyd_grouping;
 mod btyd_hyp2f1;
 mod btyd_properties;
+mod hostile;
+mod limits;
 mod service_cdnow;
 mod service_erasure;
 mod service_flow;

@@ -22,8 +22,9 @@ use prost::Message;
 use prost::bytes::{Buf, BufMut};
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{DescriptorProto, FieldDescriptorProto, FileDescriptorSet};
+use tonic::client::GrpcService;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
-use tonic::transport::Channel;
+use tonic::codegen::Body;
 use tonic::{Code, Status};
 
 /// Codes a hostile request may get: the request is wrong, names something
@@ -320,11 +321,25 @@ impl Decoder for RawCodec {
     }
 }
 
+/// Where hostile requests go: a [`Channel`](tonic::transport::Channel), or a channel wrapped to add
+/// metadata (a gateway's bearer token).
+pub trait Target:
+    GrpcService<tonic::body::Body, ResponseBody: Body<Error: Into<tonic::codegen::StdError>> + Send + 'static> + Clone
+{
+}
+
+impl<T> Target for T where
+    T: GrpcService<tonic::body::Body, ResponseBody: Body<Error: Into<tonic::codegen::StdError>> + Send + 'static>
+        + Clone
+{
+}
+
 /// Calls `method` with `messages` (encoded requests) and reads its answer
 /// (up to [`MAX_RESPONSES`] messages of a stream); the call's status.
-pub async fn call(channel: Channel, method: &Method, messages: Vec<Vec<u8>>, timeout: Duration) -> Status {
+pub async fn call<T: Target>(channel: T, method: &Method, messages: Vec<Vec<u8>>, timeout: Duration) -> Status {
     let mut grpc = tonic::client::Grpc::new(channel).max_decoding_message_size(64 * 1024 * 1024);
     if let Err(error) = grpc.ready().await {
+        let error: tonic::codegen::StdError = error.into();
         return Status::unavailable(format!("channel not ready: {error}"));
     }
     let Ok(path) = PathAndQuery::from_str(&method.path) else {
@@ -353,7 +368,7 @@ pub async fn call(channel: Channel, method: &Method, messages: Vec<Vec<u8>>, tim
 /// is served through `channel`; a failure names the RPC and the request.
 pub fn every_rpc_survives_hostile_requests(
     runtime: &tokio::runtime::Runtime,
-    channel: &Channel,
+    channel: &impl Target,
     service: &str,
     cases: u32,
 ) {

@@ -24,6 +24,8 @@ struct Running {
 
 pub struct TestApp {
     pub client: SegmentationServiceClient<Channel>,
+    /// The segmentation service's channel, for calls without the typed client.
+    pub channel: Channel,
     pub profile: ProfileServiceClient<Channel>,
     services: Vec<Running>,
 }
@@ -70,6 +72,7 @@ pub async fn spawn_app(store: Store) -> TestApp {
         wait_until_serving(channel.clone()).await;
     }
     TestApp {
+        channel: channel.clone(),
         client: SegmentationServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024),
         profile: ProfileServiceClient::new(profile_channel),
         services: vec![

@@ -19,4 +19,6 @@ macro_rules! on_every_store {
 mod bad_input;
 mod customers;
 mod erasure;
+mod hostile;
+mod limits;
 mod lifecycle;
