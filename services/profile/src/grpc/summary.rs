@@ -9,8 +9,7 @@ use super::render;
 use crate::config::ProfileSettings;
 use crate::domain::features;
 use crate::domain::time::Micros;
-use crate::store::features::{self as store, FeatureScope};
-use crate::store::{customers, orders};
+use crate::store::{customer_facts, customers, orders};
 
 pub async fn customer_summary(
     db: &DatabaseConnection,
@@ -19,19 +18,13 @@ pub async fn customer_summary(
     as_of: Micros,
     recent_orders: usize,
 ) -> Result<pb::GetCustomerSummaryResponse, ServiceError> {
-    let customer = customers::get(db, customer_id).await?;
-    let scope = FeatureScope {
-        cutoff: as_of,
-        currency_code: settings.default_currency.clone(),
-        abandonment_timeout_micros: settings.abandonment_timeout_micros(),
-        include_non_buyers: true,
-    };
-    let chunk = store::next_chunk(db, &scope, Some(&[customer_id.to_owned()]), 0, 1).await?;
-    let facts = chunk.facts.into_iter().next().ok_or_else(|| ServiceError::not_found("customer", customer_id))?;
+    let (row, customer) = customers::get_with_row(db, customer_id).await?;
+    let (facts, recent) = tokio::try_join!(
+        customer_facts::before(db, &row, as_of, &settings.default_currency),
+        orders::recent_of(db, row.id, as_of, recent_orders),
+    )?;
     let computed = features::compute(facts, as_of, 1.0);
     let money = |amount_minor: i64| Money { currency_code: settings.default_currency.clone(), amount_minor };
-    let (recent, _) =
-        orders::list(db, Some(customer_id), Some((Micros(i64::MIN / 2), as_of)), recent_orders, "").await?;
     Ok(pb::GetCustomerSummaryResponse {
         customer: Some(render::customer(customer)),
         orders: computed.orders,

@@ -61,6 +61,17 @@ pub async fn get(db: &impl ConnectionTrait, customer_id: &str) -> Result<Custome
     loaded.pop().ok_or_else(|| ServiceError::not_found(RESOURCE, customer_id))
 }
 
+/// The customer with their stored row (whose internal id keys their events), or NOT_FOUND.
+pub async fn get_with_row(
+    db: &impl ConnectionTrait,
+    customer_id: &str,
+) -> Result<(customer::Model, Customer), ServiceError> {
+    let row = find_row(db, customer_id).await?;
+    let mut loaded = hydrate(db, vec![row.clone()]).await?;
+    let customer = loaded.pop().ok_or_else(|| ServiceError::not_found(RESOURCE, customer_id))?;
+    Ok((row, customer))
+}
+
 /// The customer's internal row, or NOT_FOUND.
 pub async fn find_row(db: &impl ConnectionTrait, customer_id: &str) -> Result<customer::Model, ServiceError> {
     customer::Entity::find()

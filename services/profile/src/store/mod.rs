@@ -2,6 +2,7 @@
 //! Every write that touches several rows runs in one transaction.
 
 pub mod campaigns;
+pub mod customer_facts;
 pub mod customers;
 pub mod entities;
 pub mod erasure;

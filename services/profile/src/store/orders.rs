@@ -150,7 +150,31 @@ pub async fn list(
     Ok((hydrate(db, rows).await?, next))
 }
 
+/// The customer's (by internal id) newest `limit` orders placed before `before`, newest first.
+pub async fn recent_of(
+    db: &impl ConnectionTrait,
+    customer: i64,
+    before: Micros,
+    limit: usize,
+) -> Result<Vec<Order>, ServiceError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let rows = order::Entity::find()
+        .filter(order::Column::CustomerId.eq(customer))
+        .filter(order::Column::PlaceTimeUs.lt(before.0))
+        .order_by_desc(order::Column::PlaceTimeUs)
+        .order_by_desc(order::Column::Id)
+        .limit(limit as u64)
+        .all(db)
+        .await?;
+    hydrate(db, rows).await
+}
+
 async fn hydrate(db: &impl ConnectionTrait, rows: Vec<order::Model>) -> Result<Vec<Order>, ServiceError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let customer_ids: Vec<i64> = rows.iter().filter_map(|row| row.customer_id).collect();
     let external: HashMap<i64, String> = customer::Entity::find()
