@@ -251,3 +251,93 @@ pub fn scratch_dir() -> PathBuf {
     let _ = std::fs::create_dir_all(&dir);
     dir
 }
+
+/// One kind of write the reports must follow.
+#[derive(Debug, Clone, Copy)]
+pub enum ReportWrite {
+    /// RecordOrder of a new order in the report window.
+    RecordedOrder,
+    /// RecordOrder again, cancelling the order recorded just before.
+    StatusChange,
+    /// ImportRecords of 1,000 new orders.
+    Import,
+    /// EraseCustomer of a customer with orders.
+    Erasure,
+}
+
+impl ReportWrite {
+    pub const ALL: [ReportWrite; 4] = [Self::RecordedOrder, Self::StatusChange, Self::Import, Self::Erasure];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::RecordedOrder => "a recorded order",
+            Self::StatusChange => "a status change",
+            Self::Import => "an import of 1,000 orders",
+            Self::Erasure => "an erasure",
+        }
+    }
+}
+
+/// Performs write number `round` of `kind` against a service holding `workload`.
+pub async fn write_for_reports(
+    client: &mut ProfileServiceClient<Channel>,
+    workload: &Workload,
+    kind: ReportWrite,
+    round: usize,
+) -> Result<(), tonic::Status> {
+    let in_window = year_window().and_then(|window| window.start_time);
+    let order = |status: pb::OrderStatus| pb::Order {
+        order_id: format!("bench-written-{round}"),
+        customer_id: format!("c-{}", round % workload.customers.max(1)),
+        place_time: in_window,
+        channel: pb::SalesChannel::Web as i32,
+        store_id: "s-1".into(),
+        region: "r-1".into(),
+        currency_code: "USD".into(),
+        status: status as i32,
+        total_minor: 12_345,
+        ..Default::default()
+    };
+    match kind {
+        ReportWrite::RecordedOrder | ReportWrite::StatusChange => {
+            let status = match kind {
+                ReportWrite::RecordedOrder => pb::OrderStatus::Completed,
+                _ => pb::OrderStatus::Cancelled,
+            };
+            let request = pb::RecordOrderRequest { request_id: String::new(), order: Some(order(status)) };
+            client.record_order(request).await?;
+        }
+        ReportWrite::Import => {
+            let rows = (0..1_000)
+                .map(|index| {
+                    let mut row = workload.row(index);
+                    row.order_id = format!("bench-imported-{round}-{index}");
+                    pb::ImportRow { line: index as i64 + 2, record: Some(pb::import_row::Record::Order(row)) }
+                })
+                .collect();
+            let messages = vec![
+                pb::ImportRecordsRequest {
+                    payload: Some(pb::import_records_request::Payload::Header(pb::ImportHeader {
+                        request_id: format!("bench-report-import-{round}"),
+                        kind: pb::ImportKind::Orders as i32,
+                        source: "bench".into(),
+                    })),
+                },
+                pb::ImportRecordsRequest {
+                    payload: Some(pb::import_records_request::Payload::Batch(pb::ImportBatch { rows })),
+                },
+            ];
+            let mut answers = client.import_records(tokio_stream::iter(messages)).await?.into_inner();
+            while answers.next().await.transpose()?.is_some() {}
+        }
+        ReportWrite::Erasure => {
+            let request = pb::EraseCustomerRequest {
+                request_id: String::new(),
+                customer_id: format!("c-{}", workload.customers.saturating_sub(1 + round)),
+                reason: "bench".into(),
+            };
+            client.erase_customer(request).await?;
+        }
+    }
+    Ok(())
+}

@@ -23,6 +23,8 @@ struct Args {
     only_import: bool,
     /// `--only gateway`: the gateway tables alone (no profile import and reports).
     gateway_only: bool,
+    /// `--only reports`: the profile report latencies alone (no suite, no import table).
+    only_reports: bool,
 }
 
 fn parse_args() -> Args {
@@ -36,6 +38,7 @@ fn parse_args() -> Args {
         insight_rate: 1_000.0,
         only_import: false,
         gateway_only: false,
+        only_reports: false,
     };
     let mut iter = std::env::args().skip(1);
     while let Some(flag) = iter.next() {
@@ -50,6 +53,7 @@ fn parse_args() -> Args {
             "--insight-rate" => args.insight_rate = value.parse().unwrap_or(args.insight_rate),
             "--only" if value == "import" => args.only_import = true,
             "--only" if value == "gateway" => args.gateway_only = true,
+            "--only" if value == "reports" => args.only_reports = true,
             other => eprintln!("ignoring unknown flag {other}"),
         }
     }
@@ -86,6 +90,13 @@ async fn get_customer_load(channel: GatewayChannel, args: &Args, concurrency: us
 #[tokio::main]
 async fn main() {
     let args = parse_args();
+    if args.only_reports {
+        if let Err(error) = profile_reports(&args).await {
+            eprintln!("profile report bench failed: {error}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if args.only_import {
         if let Err(error) = profile_import_and_reports(&args).await {
             eprintln!("profile import bench failed: {error}");
@@ -273,9 +284,7 @@ fn expected_absence(status: tonic::Status) -> Result<(), tonic::Status> {
 }
 
 async fn profile_import_and_reports(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
-    use patron_tests::bench_profile::{
-        IMPORT_BATCH_ROWS, ProfileProcess, ScratchDatabase, Workload, latency, scratch_dir, year_window,
-    };
+    use patron_tests::bench_profile::{IMPORT_BATCH_ROWS, ProfileProcess, ScratchDatabase, Workload, scratch_dir};
 
     let workload = Workload { order_lines: args.order_lines, customers: args.import_customers, lines_per_order: 3 };
     let bin_dir = patron_tests::binaries_dir();
@@ -318,6 +327,19 @@ async fn profile_import_and_reports(args: &Args) -> Result<(), Box<dyn std::erro
         return Ok(());
     }
 
+    let _ = std::fs::remove_dir_all(&dir);
+    profile_reports(args).await
+}
+
+/// KPI and Pareto latency over the report workload on PostgreSQL: the first
+/// call (which loads the rollup), warm calls, and the first call after each
+/// kind of write (which applies it to the rollup).
+async fn profile_reports(args: &Args) -> Result<(), Box<dyn std::error::Error>> {
+    use patron_tests::bench_profile::{
+        ProfileProcess, ReportWrite, ScratchDatabase, Workload, latency, write_for_reports, year_window,
+    };
+
+    let bin_dir = patron_tests::binaries_dir();
     // Reports are specified over 100,000 customers and 1,000,000 orders: one
     // line per order, so the order count is the row count.
     let orders = Workload { order_lines: args.report_orders, customers: args.import_customers, lines_per_order: 1 };
@@ -344,13 +366,37 @@ async fn profile_import_and_reports(args: &Args) -> Result<(), Box<dyn std::erro
             client.get_pareto_report(request).await.map(|_| ())
         }
     };
-    // The first report after a write reloads the profile service's order rollup.
+    // The first report after the import loads the profile service's order rollup.
     let (first, _, _) = latency(1, kpis).await?;
     println!("| {:<34} | {:>9.1} | {:>9} | {:>9} |", "GetKpis, first after the import", ms(first), "-", "-");
     let (p50, p99, max) = latency(20, kpis).await?;
     println!("| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |", "GetKpis", ms(p50), ms(p99), ms(max));
     let (p50, p99, max) = latency(20, pareto).await?;
     println!("| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |", "GetParetoReport", ms(p50), ms(p99), ms(max));
-    let _ = std::fs::remove_dir_all(&dir);
+    // After each kind of write, the next report applies it to the rollup.
+    const ROUNDS: usize = 10;
+    println!();
+    println!("First report after a write ({ROUNDS} rounds each; PostgreSQL)");
+    println!("| {:<44} | {:>9} | {:>9} |", "call", "p50 ms", "max ms");
+    println!("|{:-<46}|{:-<11}|{:-<11}|", "", "", "");
+    let mut writer = ProfileServiceClient::new(profile.channel());
+    for kind in ReportWrite::ALL {
+        let (mut after_kpis, mut after_pareto) = (Vec::new(), Vec::new());
+        for round in 0..ROUNDS {
+            write_for_reports(&mut writer, &orders, kind, 2 * round).await?;
+            after_kpis.push(latency(1, kpis).await?.0);
+            write_for_reports(&mut writer, &orders, kind, 2 * round + 1).await?;
+            after_pareto.push(latency(1, pareto).await?.0);
+        }
+        for (call, mut samples) in [("GetKpis", after_kpis), ("GetParetoReport", after_pareto)] {
+            samples.sort_unstable();
+            let name = format!("{call} after {}", kind.label());
+            println!(
+                "| {name:<44} | {:>9.1} | {:>9.1} |",
+                ms(samples[samples.len() / 2]),
+                ms(samples[samples.len() - 1])
+            );
+        }
+    }
     Ok(())
 }
