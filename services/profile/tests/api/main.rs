@@ -28,4 +28,5 @@ mod orders;
 mod plumbing;
 mod report_refresh;
 mod series;
+mod summary;
 mod verbatim;
