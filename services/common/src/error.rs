@@ -93,16 +93,49 @@ fn describe_violations(violations: &[FieldViolation]) -> String {
         .join("; ")
 }
 
+// A status travels in HTTP/2 headers (`grpc-message`, percent-encoded, and
+// `grpc-status-details-bin`, base64), and a header block over the peer's limit
+// breaks the call with a protocol error instead of the status. Rejections
+// quote what the caller sent, which may be kilobytes long: every quoted part
+// is bounded so the whole status stays a few KiB.
+const MAX_MESSAGE_CHARS: usize = 1_024;
+const MAX_FIELD_CHARS: usize = 200;
+const MAX_REASON_CHARS: usize = 300;
+const MAX_VIOLATIONS: usize = 10;
+
+/// `text` cut to `max_chars` characters, saying how much was left out.
+fn bounded(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => text.to_owned(),
+        Some((end, _)) => format!("{}… ({} more characters)", &text[..end], text[end..].chars().count()),
+    }
+}
+
 impl From<ServiceError> for Status {
     fn from(error: ServiceError) -> Self {
-        match error {
+        let status = match error {
             ServiceError::InvalidArgument(violations) => {
+                let shown: Vec<FieldViolation> = violations
+                    .iter()
+                    .take(MAX_VIOLATIONS)
+                    .map(|violation| FieldViolation {
+                        field: bounded(&violation.field, MAX_FIELD_CHARS),
+                        reason: bounded(&violation.reason, MAX_REASON_CHARS),
+                    })
+                    .collect();
                 let mut details = ErrorDetails::new();
-                for violation in &violations {
+                for violation in &shown {
                     details.add_bad_request_violation(violation.field.clone(), violation.reason.clone());
                 }
-                let message = format!("invalid argument: {}", describe_violations(&violations));
-                Status::with_error_details(Code::InvalidArgument, message, details)
+                let mut message = format!("invalid argument: {}", describe_violations(&shown));
+                if violations.len() > shown.len() {
+                    message.push_str(&format!("; and {} more", violations.len() - shown.len()));
+                }
+                return Status::with_error_details(
+                    Code::InvalidArgument,
+                    bounded(&message, MAX_MESSAGE_CHARS),
+                    details,
+                );
             }
             ServiceError::NotFound { .. } => Status::not_found(error.to_string()),
             ServiceError::AlreadyExists { .. } => Status::already_exists(error.to_string()),
@@ -111,7 +144,8 @@ impl From<ServiceError> for Status {
             ServiceError::ResourceExhausted(message) => Status::resource_exhausted(message),
             ServiceError::DeadlineExceeded(message) => Status::deadline_exceeded(message),
             ServiceError::Internal(_) => Status::internal(error.public_message()),
-        }
+        };
+        Status::new(status.code(), bounded(status.message(), MAX_MESSAGE_CHARS))
     }
 }
 
@@ -237,6 +271,29 @@ mod tests {
         for code in ["23505", "40001", "42P01", "57014"] {
             assert!(!is_unavailable_sqlstate(code), "{code}");
         }
+    }
+
+    #[test]
+    fn long_quoted_values_are_bounded_in_the_status() {
+        let long = "é".repeat(5_000);
+        let mut validator = Validator::new();
+        for index in 0..30 {
+            validator.violation(format!("{long}{index}"), format!("unknown feature {long:?}"));
+        }
+        let status = Status::from(validator.finish().expect_err("violations"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert!(status.message().chars().count() <= super::MAX_MESSAGE_CHARS + 40, "{}", status.message().len());
+        assert!(status.message().contains("more characters"));
+        let details = status.get_error_details();
+        let violations = details.bad_request().expect("field violations").field_violations.clone();
+        assert_eq!(violations.len(), super::MAX_VIOLATIONS);
+        assert!(violations.iter().all(|violation| violation.field.chars().count() <= super::MAX_FIELD_CHARS + 40));
+
+        let missing = Status::from(ServiceError::not_found("customer", long.clone()));
+        assert_eq!(missing.code(), Code::NotFound);
+        assert!(missing.message().chars().count() <= super::MAX_MESSAGE_CHARS + 40);
+        let short = Status::from(ServiceError::FailedPrecondition("no active model".into()));
+        assert_eq!((short.code(), short.message()), (Code::FailedPrecondition, "no active model"));
     }
 
     #[test]

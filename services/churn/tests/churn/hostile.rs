@@ -32,7 +32,6 @@ fn every_rpc_answers_hostile_requests_on_sqlite() {
 }
 
 #[test]
-#[ignore = "TrainChurnModel with a 4 KB parameter key ends INTERNAL \"h2 protocol error\": the violation echoes the key into the status headers, past the HTTP/2 header limit (open)"]
 fn every_rpc_answers_hostile_requests_on_postgres() {
     every_rpc_on(Store::Postgres);
 }

@@ -56,7 +56,6 @@ fn every_rpc_answers_hostile_requests_on_sqlite() {
 }
 
 #[test]
-#[ignore = "TrainSegmentation with a 4 KB feature name ends INTERNAL \"h2 protocol error\": the violation echoes the name into the status headers, past the HTTP/2 header limit (open)"]
 fn every_rpc_answers_hostile_requests_on_postgres() {
     every_rpc_on(Store::Postgres);
 }
