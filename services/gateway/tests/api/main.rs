@@ -8,6 +8,7 @@ mod auth;
 mod customer360;
 mod deadlines;
 mod erasure;
+mod hostile;
 mod internal;
 mod matrix;
 mod protection;
