@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod erasures;
 pub mod error;
 pub mod log_writer;
 pub mod metrics;

@@ -26,7 +26,7 @@ use crate::config::ChurnSettings;
 use crate::domain::model::Engine;
 use crate::profile::Profile;
 use crate::segmentation::Segmentation;
-use crate::store::erasures::Erasures;
+use patron_common::erasures::Erasures;
 
 /// Metadata the gateway sets to the authenticated principal's name.
 pub const PRINCIPAL_HEADER: &str = "x-patron-principal";
@@ -177,7 +177,10 @@ impl ChurnService for ChurnApi {
         parse::request_id(&mut v, &request.request_id);
         parse::customer_id_into(&mut v, &request.customer_id);
         v.finish()?;
-        let rows_removed = self.erasures.forget(&self.db, &request.customer_id).await?;
+        let rows_removed = self
+            .erasures
+            .forget(&request.customer_id, crate::store::scores::forget(&self.db, &request.customer_id))
+            .await?;
         tracing::info!(rows_removed, "customer forgotten");
         Ok(Response::new(pb::ForgetCustomerResponse { rows_removed: rows_removed as i64 }))
     }

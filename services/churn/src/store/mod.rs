@@ -1,5 +1,4 @@
 //! The churn service's own tables (the registry's live in patron_common).
 
 pub mod entities;
-pub mod erasures;
 pub mod scores;

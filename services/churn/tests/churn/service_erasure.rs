@@ -2,8 +2,8 @@
 //! every kept run, not only the latest; a ScoreAll that read the customer
 //! before the erasure leaves them out when it completes.
 
-use patron_churn::store::erasures::Erasures;
 use patron_churn::store::scores::{self, StoredScore};
+use patron_common::erasures::Erasures;
 use patron_common::testing::database_config;
 use patron_proto::churn::v1 as pb;
 use sea_orm_migration::MigratorTrait;
@@ -123,8 +123,12 @@ async fn a_customer_forgotten_while_scores_are_written_is_left_out_when_the_run_
     let run = erasures.watch_run();
     scores::start_run(&db, "run-1", "job-1", "churn-1", 4).await.expect("run started");
     scores::insert(&db, "run-1", vec![score("a"), score("b")]).await.expect("first batch");
-    assert_eq!(erasures.forget(&db, "b").await.expect("forgotten"), 1, "the written score goes at once");
-    assert_eq!(erasures.forget(&db, "c").await.expect("forgotten"), 0);
+    assert_eq!(
+        erasures.forget("b", scores::forget(&db, "b")).await.expect("forgotten"),
+        1,
+        "the written score goes at once"
+    );
+    assert_eq!(erasures.forget("c", scores::forget(&db, "c")).await.expect("forgotten"), 0);
     scores::insert(&db, "run-1", vec![score("c"), score("d")]).await.expect("second batch");
     let (serial, forgotten) = run.forgotten().await;
     assert_eq!(forgotten, ["b", "c"]);
@@ -137,7 +141,11 @@ async fn a_customer_forgotten_while_scores_are_written_is_left_out_when_the_run_
     let stored: Vec<String> =
         scores::list(&db, "run-1", "", None, 10).await.expect("list").into_iter().map(|row| row.customer_id).collect();
     assert_eq!(stored, ["a", "d"]);
-    assert_eq!(erasures.forget(&db, "d").await.expect("forgotten"), 1, "after completion, directly");
+    assert_eq!(
+        erasures.forget("d", scores::forget(&db, "d")).await.expect("forgotten"),
+        1,
+        "after completion, directly"
+    );
     db.close().await.expect("closed");
     remove_database(&url).await;
 }

@@ -29,8 +29,8 @@ use tonic::{Request, Response, Status};
 use crate::domain::model::{AssignError, SegmentationModel};
 use crate::domain::rfm::{FREQUENCY_FEATURE, MONETARY_FEATURE, RECENCY_FEATURE};
 use crate::domain::training::{self, TrainingPlan};
-use crate::store::erasures::Erasures;
 use crate::store::memberships::{self, SegmentFilter};
+use patron_common::erasures::Erasures;
 use profile::ProfileClient;
 use time::{date_label, now_micros, timestamp};
 
@@ -558,7 +558,8 @@ impl SegmentationService for SegmentationApi {
         );
         check.identifier("customer_id", &request.customer_id, parse::MAX_ID_CHARS);
         check.finish()?;
-        let rows_removed = self.erasures.forget(&self.db, &request.customer_id).await?;
+        let rows_removed =
+            self.erasures.forget(&request.customer_id, memberships::forget(&self.db, &request.customer_id)).await?;
         tracing::info!(rows_removed, "customer forgotten");
         Ok(Response::new(pb::ForgetCustomerResponse { rows_removed: rows_removed as i64 }))
     }

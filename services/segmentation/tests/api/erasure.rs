@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use patron_common::erasures::Erasures;
 use patron_common::testing::database_config;
 use patron_proto::segmentation::v1 as pb;
 use patron_proto::segmentation::v1::train_segmentation_request::KChoice;
-use patron_segmentation::store::erasures::Erasures;
 use patron_segmentation::store::memberships::{self, CompletedRun, Membership, SegmentFilter};
 use sea_orm_migration::MigratorTrait;
 use tonic::Code;
@@ -162,8 +162,12 @@ async fn a_customer_forgotten_while_a_run_is_written_is_left_out_when_it_complet
     let run = erasures.watch_run();
     memberships::insert(&db, "run-1", &[row("a", "kmeans-0"), row("b", "kmeans-0")]).await.expect("first batch");
     // "b" is already written, "c" not yet: both are forgotten mid-run.
-    assert_eq!(erasures.forget(&db, "b").await.expect("forgotten"), 1, "the written row goes at once");
-    assert_eq!(erasures.forget(&db, "c").await.expect("forgotten"), 0);
+    assert_eq!(
+        erasures.forget("b", memberships::forget(&db, "b")).await.expect("forgotten"),
+        1,
+        "the written row goes at once"
+    );
+    assert_eq!(erasures.forget("c", memberships::forget(&db, "c")).await.expect("forgotten"), 0);
     memberships::insert(&db, "run-1", &[row("c", "kmeans-1"), row("d", "kmeans-1")]).await.expect("second batch");
 
     // The run's own counts still include both.
@@ -197,7 +201,7 @@ async fn a_customer_forgotten_while_a_run_is_written_is_left_out_when_it_complet
     assert_eq!(listed, ["a", "d"]);
 
     // After completion a forget reaches the completed run directly, counts included.
-    assert_eq!(erasures.forget(&db, "d").await.expect("forgotten"), 1);
+    assert_eq!(erasures.forget("d", memberships::forget(&db, "d")).await.expect("forgotten"), 1);
     let visible = memberships::completed_run(&db, "seg-1").await.expect("read").expect("a completed run");
     assert_eq!(visible.customers, 1);
     assert_eq!(visible.segment_counts.get("kmeans-1"), Some(&0));
@@ -205,7 +209,11 @@ async fn a_customer_forgotten_while_a_run_is_written_is_left_out_when_it_complet
 
     // Rows of a run no version points at (one a crash left behind) are found too.
     memberships::insert(&db, "run-crashed", &[row("a", "kmeans-0")]).await.expect("orphan rows");
-    assert_eq!(erasures.forget(&db, "a").await.expect("forgotten"), 2, "the completed and the orphaned row");
+    assert_eq!(
+        erasures.forget("a", memberships::forget(&db, "a")).await.expect("forgotten"),
+        2,
+        "the completed and the orphaned row"
+    );
     db.close().await.expect("closed");
     remove_database(&url).await;
 }

@@ -1,22 +1,19 @@
-//! Right to erasure beside a running ScoreAll. A run reads the profile's
-//! export first and writes its rows later, so a customer erased in between
-//! would come back with the run. Each run in progress therefore registers
-//! here; a forget notes the customer for every registered run, and the run
-//! leaves the noted customers out when it completes. A forget and a
+//! Right to erasure beside batch runs (AssignAll, ScoreAll). A run reads the
+//! profile's export first and writes its rows later, so a customer erased in
+//! between would come back with the run. Each run in progress therefore
+//! registers here; a forget notes the customer for every registered run, and
+//! the run leaves the noted customers out when it completes. A forget and a
 //! completion never interleave (one lock), so a customer is either noted
 //! before the run completes or deleted from the completed run afterwards.
 //!
-//! Runs are tracked per process: a forget reaches the run of this replica
-//! (one at a time), not a run another replica is writing at that moment.
+//! Runs are tracked per process: a forget reaches the runs of this replica,
+//! not a run another replica is writing at that moment.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use patron_common::ServiceError;
-use sea_orm::DatabaseConnection;
-
-use super::scores;
+use crate::ServiceError;
 
 #[derive(Clone, Default)]
 pub struct Erasures {
@@ -46,14 +43,18 @@ impl Erasures {
         RunWatch { inner: self.inner.clone(), run }
     }
 
-    /// Deletes every stored score of `customer_id` and notes them for
-    /// the runs in progress. Returns the rows deleted.
-    pub async fn forget(&self, db: &DatabaseConnection, customer_id: &str) -> Result<u64, ServiceError> {
+    /// Notes `customer_id` for the runs in progress, then runs `delete` (which
+    /// removes the customer's stored rows) under the lock; returns its answer.
+    pub async fn forget(
+        &self,
+        customer_id: &str,
+        delete: impl Future<Output = Result<u64, ServiceError>>,
+    ) -> Result<u64, ServiceError> {
         let _serial = self.inner.serial.lock().await;
         for noted in self.inner.forgotten_during.lock().unwrap_or_else(PoisonError::into_inner).values_mut() {
             noted.push(customer_id.to_owned());
         }
-        scores::forget(db, customer_id).await
+        delete.await
     }
 }
 
@@ -77,5 +78,26 @@ impl RunWatch {
 impl Drop for RunWatch {
     fn drop(&mut self) {
         self.inner.forgotten_during.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.run);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Erasures;
+
+    #[tokio::test]
+    async fn a_forget_is_noted_for_runs_in_progress_only() {
+        let erasures = Erasures::default();
+        let before = erasures.watch_run();
+        erasures.forget("c-1", async { Ok(2) }).await.expect("deleted");
+        let (_lock, noted) = before.forgotten().await;
+        assert_eq!(noted, ["c-1"]);
+        drop(_lock);
+        let (_lock, again) = before.forgotten().await;
+        assert!(again.is_empty(), "taken once");
+        drop(_lock);
+        let later = erasures.watch_run();
+        let (_lock, none) = later.forgotten().await;
+        assert!(none.is_empty(), "a run started after the forget has nothing to leave out");
     }
 }
