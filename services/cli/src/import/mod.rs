@@ -92,8 +92,8 @@ pub async fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn open(args: &ImportArgs, kind: Kind) -> anyhow::Result<Box<dyn RowSource>> {
-    let file = encoding::as_utf8(std::fs::File::open(&args.file).context("opening the file")?)
-        .context("reading the file")?;
+    let file =
+        encoding::as_utf8(std::fs::File::open(&args.file).context("opening the file")?).context("reading the file")?;
     Ok(match args.preset {
         Some(Preset::Uci) => Box::new(UciRows::new(file)?),
         Some(Preset::Cdnow) => Box::new(CdnowRows::new(std::io::BufReader::new(file))),

@@ -20,5 +20,5 @@ mod bad_input;
 mod customers;
 mod erasure;
 mod hostile;
-mod limits;
 mod lifecycle;
+mod limits;
