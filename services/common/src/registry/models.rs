@@ -155,6 +155,11 @@ impl ModelRegistry {
             select = select.filter(model_version::Column::Status.eq(status as i32));
         }
         if !query.tag.is_empty() {
+            // Only a tag that could be stored can match; anything else (e.g. a
+            // NUL, which PostgreSQL refuses as a parameter) is the caller's mistake.
+            if !valid_tag(&query.tag) {
+                return Err(ServiceError::invalid("tag", "must match [a-z0-9][a-z0-9_-]{0,62}"));
+            }
             select = select.filter(
                 model_version::Column::Id.in_subquery(
                     Query::select()

@@ -156,6 +156,11 @@ async fn tags_name_one_version(db: DatabaseConnection) {
     assert!(status.message().contains("add_tags[0]"), "{}", status.message());
     let both = registry.tag(&a.id, &["x".to_owned()], &["x".to_owned()]).await.expect_err("in both lists");
     assert_eq!(code(both), tonic::Code::InvalidArgument);
+    // A filter no stored tag could match is named, not sent to the store (PostgreSQL refuses NUL).
+    let query = ListModelsQuery { tag: "bad\0tag".to_owned(), ..ListModelsQuery::default() };
+    let status = tonic::Status::from(registry.list(&query).await.expect_err("malformed filter"));
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("tag"), "{}", status.message());
 }
 
 async fn jobs_report_progress_to_watchers_and_other_replicas(db: DatabaseConnection) {
