@@ -79,23 +79,46 @@ fn sqlite_file_path(url: &str) -> Option<&str> {
 /// Readiness for a database-backed service: the first successful check
 /// applies pending migrations (refusing a schema newer than this build), and
 /// every check after that pings the database.
+///
+/// The migration runs on a task of its own, which a check only waits for:
+/// the health watcher gives each check a short timeout, and cancelling the
+/// migration itself with it would restart it on every check — on a busy
+/// machine or with a long migration it would never finish, and the service
+/// would never report SERVING.
 pub struct StoreProbe<M> {
     db: DatabaseConnection,
     migrated: AtomicBool,
+    migrating: tokio::sync::Mutex<Option<tokio::task::JoinHandle<Result<(), ProbeError>>>>,
     migrator: PhantomData<fn() -> M>,
 }
 
 impl<M: MigratorTrait> StoreProbe<M> {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db, migrated: AtomicBool::new(false), migrator: PhantomData }
+        Self { db, migrated: AtomicBool::new(false), migrating: tokio::sync::Mutex::new(None), migrator: PhantomData }
+    }
+}
+
+impl<M: MigratorTrait + 'static> StoreProbe<M> {
+    /// Starts the migration if none is running and waits for it; a failed
+    /// one is started again by the next check.
+    async fn migrated(&self) -> Result<(), ProbeError> {
+        let mut migrating = self.migrating.lock().await;
+        let task = migrating.get_or_insert_with(|| {
+            let db = self.db.clone();
+            tokio::spawn(async move { migrate::<M>(&db).await })
+        });
+        let outcome = task.await.unwrap_or_else(|error| Err(ProbeError::NotReady(format!("migration task: {error}"))));
+        *migrating = None;
+        outcome?;
+        self.migrated.store(true, Ordering::Release);
+        Ok(())
     }
 }
 
 impl<M: MigratorTrait + 'static> ReadinessProbe for StoreProbe<M> {
     async fn check(&self) -> Result<(), ProbeError> {
         if !self.migrated.load(Ordering::Acquire) {
-            migrate::<M>(&self.db).await?;
-            self.migrated.store(true, Ordering::Release);
+            self.migrated().await?;
         }
         self.db.ping().await.map_err(|error| ProbeError::NotReady(format!("database does not answer: {error}")))
     }
@@ -151,5 +174,62 @@ mod tests {
         }
         let other = DbErr::Custom("no url here".into());
         assert_eq!(without_url(other, "postgres://a:b@c/d").to_string(), "Custom Error: no url here");
+    }
+
+    /// A migration slower than the health watcher's check timeout: each
+    /// check is cancelled, but the migration is not.
+    mod slow {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::time::Duration;
+
+        use sea_orm_migration::prelude::*;
+
+        pub static STARTED: AtomicUsize = AtomicUsize::new(0);
+
+        pub struct Migrator;
+
+        #[async_trait::async_trait]
+        impl MigratorTrait for Migrator {
+            fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+                vec![Box::new(Slow)]
+            }
+        }
+
+        struct Slow;
+
+        impl MigrationName for Slow {
+            fn name(&self) -> &str {
+                "m20260101_000001_slow"
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl MigrationTrait for Slow {
+            async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+                STARTED.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                manager.get_connection().execute_unprepared("CREATE TABLE slow (id INTEGER PRIMARY KEY)").await?;
+                Ok(())
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_migration_longer_than_a_check_finishes_across_cancelled_checks() {
+        use crate::server::ReadinessProbe;
+        let db = sea_orm::Database::connect("sqlite::memory:").await.expect("in-memory SQLite");
+        let probe = super::StoreProbe::<slow::Migrator>::new(db);
+        let started = std::time::Instant::now();
+        let mut checks = 0;
+        loop {
+            checks += 1;
+            let checked = tokio::time::timeout(std::time::Duration::from_millis(100), probe.check()).await;
+            if matches!(checked, Ok(Ok(()))) {
+                break;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "never ready: {checked:?}");
+        }
+        assert!(checks > 1, "the first checks were cut off by their timeout");
+        assert_eq!(slow::STARTED.load(std::sync::atomic::Ordering::SeqCst), 1, "one migration, not one per check");
     }
 }
