@@ -112,9 +112,10 @@ pub struct LimitsConfig {
     /// The lowest the adaptive concurrency limit of one quick unary RPC goes:
     /// this many calls in flight are never shed as overload.
     pub overload_min_in_flight: usize,
-    /// Latency budget of a quick unary call, as a multiple of the backend's
-    /// fastest recent answer: an answer slower than this cuts the RPC's
-    /// concurrency limit, and calls past the limit get RESOURCE_EXHAUSTED.
+    /// Latency budget of a quick unary call, as a multiple of its unloaded
+    /// latency (the lowest recent mean of a window of answers): a window
+    /// slower than this cuts the RPC's concurrency limit, and calls past the
+    /// limit get RESOURCE_EXHAUSTED.
     pub overload_latency_factor: f64,
 }
 

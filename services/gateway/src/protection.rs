@@ -102,41 +102,58 @@ impl CircuitBreaker {
 /// answers within `latency_factor` times its unloaded latency: an adaptive
 /// concurrency limit, additive increase and multiplicative decrease on
 /// latency (the "AIMD" limit of Netflix's concurrency-limits, TCP Reno's
-/// rule with a slow answer standing in for a lost packet).
+/// rule with a slow window standing in for a lost packet).
 ///
-/// The unloaded latency is the fastest answer seen in the last two windows
-/// (a minimum stays honest under load, where some calls still meet an idle
-/// backend). An answer slower than the budget cuts the limit by a quarter,
-/// at most once per round trip: only a call started after the last cut
-/// tells something new. Each answer within the budget while at least half
-/// the limit is in flight adds 1/limit, so a limit in use grows by up to
-/// one per round trip. Past the
-/// limit a call gets RESOURCE_EXHAUSTED at once: shedding costs the gateway
-/// almost nothing, where a queue would make every accepted call slow.
+/// Latency is judged per window of [`WINDOW_SAMPLES`] answers by its mean:
+/// single answers on a shared machine are too noisy (one descheduled call
+/// is several times the typical one, and cutting on it starves a healthy
+/// backend). The unloaded latency is the lowest window mean of the last two
+/// [`BASELINE_PERIOD`]s — even under load the limit's floor keeps probing
+/// it, and a backend that has really become slower resets it within two
+/// periods. A window over the budget cuts the limit by a quarter and starts
+/// a new round: answers to calls started before the cut are not counted,
+/// since the load that caused the cut slowed them. A window within the
+/// budget while at least half the limit was in flight raises it by one.
+/// Past the limit a call gets RESOURCE_EXHAUSTED at once: shedding costs
+/// the gateway almost nothing, where a queue would make every accepted call
+/// slow.
+///
+/// With a budget of twice the unloaded latency the limit settles near twice
+/// the concurrency at which the backend saturates: full throughput, and
+/// accepted calls at most about twice as slow as unloaded ones.
 pub struct OverloadGuard {
     min_limit: f64,
     latency_factor: f64,
     state: Mutex<GuardState>,
 }
 
-/// How long one window of the fastest-answer estimate lasts.
-const WINDOW: Duration = Duration::from_secs(10);
+/// Answers per judgement of the latency.
+const WINDOW_SAMPLES: u32 = 16;
+/// How long one period of the unloaded-latency estimate lasts.
+const BASELINE_PERIOD: Duration = Duration::from_secs(10);
 /// The limit before any answer has been seen.
 const INITIAL_LIMIT: f64 = 32.0;
 /// The highest limit; far above what one backend answers at once.
 const MAX_LIMIT: f64 = 1_000.0;
-/// What an answer over the budget leaves of the limit.
+/// What a window over the budget leaves of the limit.
 const BACKOFF: f64 = 0.75;
 
 struct GuardState {
     in_flight: usize,
     limit: f64,
-    window_started: Instant,
-    /// Fastest answer in (the current window, the previous window).
-    fastest: (Duration, Duration),
-    /// When the limit was last cut: slow answers of calls started before
-    /// then were caused by the load that cut it.
-    last_cut: Instant,
+    /// Calls started before this instant ran under an older limit.
+    round_started: Instant,
+    window: Window,
+    period_started: Instant,
+    /// Lowest window mean in (the current period, the previous period).
+    lowest_mean: (Duration, Duration),
+}
+
+#[derive(Default)]
+struct Window {
+    samples: u32,
+    total: Duration,
+    most_in_flight: usize,
 }
 
 impl OverloadGuard {
@@ -148,9 +165,10 @@ impl OverloadGuard {
             state: Mutex::new(GuardState {
                 in_flight: 0,
                 limit: INITIAL_LIMIT.max(min_limit),
-                window_started: now,
-                fastest: (Duration::MAX, Duration::MAX),
-                last_cut: now,
+                round_started: now,
+                window: Window::default(),
+                period_started: now,
+                lowest_mean: (Duration::MAX, Duration::MAX),
             }),
         }
     }
@@ -166,6 +184,7 @@ impl OverloadGuard {
             return None;
         }
         state.in_flight += 1;
+        state.window.most_in_flight = state.window.most_in_flight.max(state.in_flight);
         Some(InFlight { guard: self.clone(), started: now, counted: true })
     }
 
@@ -176,23 +195,30 @@ impl OverloadGuard {
 
     fn complete(&self, started: Instant, now: Instant) {
         let mut state = self.state();
-        // Only a limit in use is evidence that it could be higher.
-        let in_use = state.in_flight as f64 * 2.0 >= state.limit.floor();
         state.in_flight = state.in_flight.saturating_sub(1);
-        if now.saturating_duration_since(state.window_started) >= WINDOW {
-            state.window_started = now;
-            state.fastest = (Duration::MAX, state.fastest.0);
+        if started < state.round_started {
+            return;
         }
-        let latency = now.saturating_duration_since(started);
-        state.fastest.0 = state.fastest.0.min(latency);
-        let unloaded = state.fastest.0.min(state.fastest.1);
-        if latency.as_secs_f64() > unloaded.as_secs_f64() * self.latency_factor {
-            if started >= state.last_cut {
-                state.limit = (state.limit * BACKOFF).max(self.min_limit);
-                state.last_cut = now;
-            }
-        } else if in_use {
-            state.limit = (state.limit + 1.0 / state.limit).min(MAX_LIMIT);
+        state.window.samples += 1;
+        state.window.total += now.saturating_duration_since(started);
+        if state.window.samples < WINDOW_SAMPLES {
+            return;
+        }
+        let next = Window { most_in_flight: state.in_flight, ..Window::default() };
+        let window = std::mem::replace(&mut state.window, next);
+        let mean = window.total / window.samples;
+        if now.saturating_duration_since(state.period_started) >= BASELINE_PERIOD {
+            state.period_started = now;
+            state.lowest_mean = (Duration::MAX, state.lowest_mean.0);
+        }
+        state.lowest_mean.0 = state.lowest_mean.0.min(mean);
+        let unloaded = state.lowest_mean.0.min(state.lowest_mean.1);
+        let limit = state.limit.floor();
+        if mean.as_secs_f64() > unloaded.as_secs_f64() * self.latency_factor {
+            state.limit = (state.limit * BACKOFF).max(self.min_limit);
+            state.round_started = now;
+        } else if window.most_in_flight as f64 * 2.0 >= limit {
+            state.limit = (state.limit + 1.0).min(MAX_LIMIT);
         }
     }
 
@@ -244,65 +270,88 @@ mod tests {
         assert!(limiter.acquire(&Arc::from("other"), start).is_ok());
     }
 
+    /// Admits `count` calls at `at` and answers them all `latency` later.
+    fn answer(guard: &Arc<OverloadGuard>, count: usize, at: Instant, latency: Duration) -> Instant {
+        let calls: Vec<_> = (0..count).map(|_| guard.admit(at).expect("within the limit")).collect();
+        for call in calls {
+            call.complete(at + latency);
+        }
+        at + latency
+    }
+
     #[test]
-    fn the_guard_cuts_its_limit_on_slow_answers_once_per_round_trip_and_grows_while_answers_are_quick() {
+    fn the_guard_cuts_its_limit_on_slow_windows_and_grows_while_they_are_quick() {
+        let ms = Duration::from_millis;
         let start = Instant::now();
         let guard = Arc::new(OverloadGuard::new(2, 2.0, start));
         // Nothing measured yet: the initial limit.
-        let calls: Vec<_> = (0..32).map(|_| guard.admit(start).expect("within the initial limit")).collect();
+        let held: Vec<_> = (0..32).map(|_| guard.admit(start).expect("within the initial limit")).collect();
         assert!(guard.admit(start).is_none(), "the 33rd is shed");
-        // The first answer sets the unloaded latency (1 ms); the rest of the
-        // same round trip are over the 2 ms budget and cut the limit once.
-        let mut now = start + Duration::from_millis(1);
+        drop(held);
+        assert!(guard.admit(start).is_some(), "abandoned calls free their slots");
+
+        // A window of 16 quick answers with the limit in use: one more.
+        let mut now = answer(&guard, 16, start, ms(1));
+        assert_eq!(guard.limit_now(), 33);
+        // One slow answer in a window is noise, not overload: the mean decides.
+        let calls: Vec<_> = (0..17).map(|_| guard.admit(now).expect("room")).collect();
         let mut calls = calls.into_iter();
-        calls.next().expect("a call").complete(now);
-        now += Duration::from_millis(4);
-        for call in calls.by_ref().take(10) {
-            call.complete(now);
+        calls.next().expect("a call").complete(now + ms(4));
+        for call in calls.by_ref().take(15) {
+            call.complete(now + ms(1));
         }
-        assert_eq!(guard.limit_now(), 24, "one cut by a quarter for one round trip");
-        // Calls started after the cut that are slow cut it again.
-        let late: Vec<_> = (0..3).map(|_| guard.admit(now).expect("room")).collect();
-        now += Duration::from_millis(5);
-        for call in late {
-            call.complete(now);
-        }
-        assert_eq!(guard.limit_now(), 18);
+        assert_eq!(guard.limit_now(), 34, "a mean of 1.19 ms is within the 2 ms budget");
         drop(calls);
-        // Never below the floor, however slow.
-        for _ in 0..40 {
+        now += ms(4);
+
+        // A slow window cuts the limit by a quarter and starts a new round.
+        let before_the_cut = guard.admit(now).expect("room");
+        now = answer(&guard, 16, now, ms(5));
+        assert_eq!(guard.limit_now(), 25);
+        // Answers to calls started before the cut are not counted.
+        before_the_cut.complete(now + ms(50));
+        for _ in 0..15 {
             let started = now;
-            now += Duration::from_millis(10);
+            now += ms(1);
             guard.admit(started).expect("room").complete(now);
+        }
+        assert_eq!(guard.limit_now(), 25, "15 answers of the new round: no window yet");
+
+        // Never below the floor, however slow.
+        for _ in 0..100 {
+            now = answer(&guard, 2, now, ms(10));
         }
         assert_eq!(guard.limit_now(), 2, "the floor");
         let first = guard.admit(now).expect("first");
-        let second = guard.admit(now).expect("second");
+        let _second = guard.admit(now).expect("second");
         assert!(guard.admit(now).is_none(), "a third is shed");
         drop(first);
         assert!(guard.admit(now).is_some(), "an abandoned call frees its slot");
-        drop(second);
-        // Quick answers while the limit is in use raise it by one per round trip.
-        for _ in 0..40 {
-            let limit = guard.limit_now();
-            let batch: Vec<_> = (0..limit).map_while(|_| guard.admit(now)).collect();
-            assert_eq!(batch.len(), limit, "the whole limit is admitted");
-            now += Duration::from_millis(1);
-            for call in batch {
-                call.complete(now);
-            }
-        }
-        // Each answer adds 1/limit while at least half the limit is in flight:
-        // between a half and one more per round trip.
-        assert!((20..=42).contains(&guard.limit_now()), "grows by up to one per round trip: {}", guard.limit_now());
-        // A trickle of quick calls does not raise an unused limit.
-        let before = guard.limit_now();
-        for _ in 0..100 {
+    }
+
+    #[test]
+    fn the_limit_grows_only_while_in_use_and_settles_where_latency_doubles() {
+        let ms = Duration::from_millis;
+        let start = Instant::now();
+        let guard = Arc::new(OverloadGuard::new(2, 2.0, start));
+        // A trickle of quick calls, one at a time, does not raise the limit.
+        let mut now = start;
+        for _ in 0..160 {
             let started = now;
-            now += Duration::from_millis(1);
+            now += ms(1);
             guard.admit(started).expect("room").complete(now);
         }
-        assert_eq!(guard.limit_now(), before);
+        assert_eq!(guard.limit_now(), 32);
+        // A backend that answers 4 calls at once in 1 ms, and queues the
+        // rest: n in flight take n/4 ms. The limit ends up near 8, where
+        // latency is twice the unloaded 1 ms.
+        for _ in 0..2_000 {
+            let in_flight = guard.limit_now();
+            let latency = Duration::from_secs_f64(1e-3 * (in_flight as f64 / 4.0).max(1.0));
+            now = answer(&guard, in_flight, now, latency);
+        }
+        let settled = guard.limit_now();
+        assert!((6..=9).contains(&settled), "settles near twice the saturating concurrency: {settled}");
     }
 
     #[test]
