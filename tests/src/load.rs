@@ -1,5 +1,8 @@
 //! gRPC load generators. Closed loop: `concurrency` workers each send the
-//! next call as soon as the previous one answers, for a fixed duration. Open
+//! next call as soon as the previous one answers, for a fixed duration — or,
+//! after a RESOURCE_EXHAUSTED carrying a RetryInfo, once its delay has
+//! passed, as a well-behaved client does (a worker that retried at once
+//! would only measure how fast the server can refuse). Open
 //! loop: calls start at a fixed rate whatever the answers, and each latency
 //! is measured from when the call was due, so a stall shows up in the tail
 //! instead of silently lowering the load.
@@ -25,6 +28,8 @@ pub struct LoadReport {
     /// when it was sent (not when it was due): the service time of the calls
     /// a server accepted, without the generator's own lag.
     pub accepted: Vec<Duration>,
+    /// RESOURCE_EXHAUSTED answers that said when to retry (RetryInfo).
+    pub retry_hints: usize,
 }
 
 impl LoadReport {
@@ -52,26 +57,42 @@ where
             tokio::spawn(async move {
                 let mut latencies = Vec::new();
                 let mut codes = Vec::new();
+                let mut retry_hints = 0;
                 while Instant::now() < deadline {
                     let sent = Instant::now();
                     let outcome = call().await;
                     latencies.push(sent.elapsed());
-                    codes.push(outcome.map(|()| Code::Ok).unwrap_or_else(|status| status.code()));
+                    codes.push(outcome.as_ref().map(|()| Code::Ok).unwrap_or_else(tonic::Status::code));
+                    if let Some(delay) = outcome.err().as_ref().and_then(retry_delay) {
+                        retry_hints += 1;
+                        tokio::time::sleep(delay.min(deadline.saturating_duration_since(Instant::now()))).await;
+                    }
                 }
-                (latencies, codes)
+                (latencies, codes, retry_hints)
             })
         })
         .collect();
     let mut latencies = Vec::new();
     let mut codes = std::collections::BTreeMap::new();
+    let mut retry_hints = 0;
     for worker in workers {
-        let Ok((worker_latencies, worker_codes)) = worker.await else { continue };
+        let Ok((worker_latencies, worker_codes, worker_hints)) = worker.await else { continue };
+        retry_hints += worker_hints;
         latencies.extend(worker_latencies);
         for code in worker_codes {
             *codes.entry(format!("{code:?}")).or_insert(0) += 1;
         }
     }
-    summarize(latencies, codes, started.elapsed())
+    LoadReport { retry_hints, ..summarize(latencies, codes, started.elapsed()) }
+}
+
+/// The delay a RESOURCE_EXHAUSTED asks for in its RetryInfo.
+fn retry_delay(status: &tonic::Status) -> Option<Duration> {
+    use tonic_types::StatusExt;
+    if status.code() != Code::ResourceExhausted {
+        return None;
+    }
+    status.get_details_retry_info()?.retry_delay
 }
 
 /// Starts `call` `rate` times a second for `duration`, each in its own task.
@@ -98,6 +119,7 @@ where
     let mut accepted = Vec::with_capacity(total);
     let mut codes = std::collections::BTreeMap::new();
     let mut samples = std::collections::BTreeMap::new();
+    let mut retry_hints = 0;
     for task in tasks {
         let Ok((latency, service_time, error)) = task.await else { continue };
         latencies.push(latency);
@@ -106,6 +128,7 @@ where
         }
         let code = format!("{:?}", error.as_ref().map_or(Code::Ok, tonic::Status::code));
         if let Some(status) = error {
+            retry_hints += usize::from(retry_delay(&status).is_some());
             samples.entry(code.clone()).or_insert_with(|| describe(&status));
         }
         *codes.entry(code).or_insert(0) += 1;
@@ -114,6 +137,7 @@ where
     report.samples = samples;
     accepted.sort_unstable();
     report.accepted = accepted;
+    report.retry_hints = retry_hints;
     report
 }
 
@@ -156,6 +180,7 @@ fn summarize(
         codes,
         samples: Default::default(),
         accepted: Vec::new(),
+        retry_hints: 0,
         elapsed,
     }
 }

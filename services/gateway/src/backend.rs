@@ -103,7 +103,12 @@ impl Backend {
         // caller's request stream short (HTTP/2 would reset it).
         let in_flight = match call.overload {
             Some(guard) => Some(guard.admit(Instant::now()).ok_or_else(|| {
-                Status::resource_exhausted(format!("the {} service is overloaded; retry later", self.name))
+                use tonic_types::{ErrorDetails, StatusExt};
+                Status::with_error_details(
+                    Code::ResourceExhausted,
+                    format!("the {} service is overloaded; retry after the delay in RetryInfo", self.name),
+                    ErrorDetails::with_retry_info(Some(guard.retry_after())),
+                )
             })?),
             None => None,
         };

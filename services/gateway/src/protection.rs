@@ -135,6 +135,8 @@ const BASELINE_PERIOD: Duration = Duration::from_secs(10);
 const INITIAL_LIMIT: f64 = 32.0;
 /// The highest limit; far above what one backend answers at once.
 const MAX_LIMIT: f64 = 1_000.0;
+/// The shortest wait a shed caller is asked for.
+const MIN_RETRY_AFTER: Duration = Duration::from_millis(1);
 /// What a window over the budget leaves of the limit.
 const BACKOFF: f64 = 0.75;
 
@@ -191,6 +193,17 @@ impl OverloadGuard {
     /// Calls allowed in flight now.
     pub fn limit_now(&self) -> usize {
         self.state().limit.floor() as usize
+    }
+
+    /// How long a shed caller should wait: the latency budget, about when
+    /// an admitted call frees its slot (at least a millisecond).
+    pub fn retry_after(&self) -> Duration {
+        let state = self.state();
+        let unloaded = state.lowest_mean.0.min(state.lowest_mean.1);
+        if unloaded == Duration::MAX {
+            return MIN_RETRY_AFTER;
+        }
+        unloaded.mul_f64(self.latency_factor).max(MIN_RETRY_AFTER)
     }
 
     fn complete(&self, started: Instant, now: Instant) {
@@ -293,6 +306,7 @@ mod tests {
         // A window of 16 quick answers with the limit in use: one more.
         let mut now = answer(&guard, 16, start, ms(1));
         assert_eq!(guard.limit_now(), 33);
+        assert_eq!(guard.retry_after(), ms(2), "a shed caller waits the latency budget");
         // One slow answer in a window is noise, not overload: the mean decides.
         let calls: Vec<_> = (0..17).map(|_| guard.admit(now).expect("room")).collect();
         let mut calls = calls.into_iter();

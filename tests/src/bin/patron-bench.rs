@@ -122,7 +122,8 @@ async fn main() {
     let direct = suite.backend_as_peer(10);
     println!();
     println!(
-        "GetCustomer, closed loop: {} workers (and 1) for {:?} each, {} customers, SQLite",
+        "GetCustomer, closed loop: {} workers (and 1) for {:?} each, {} customers, SQLite; \
+         a refused worker waits the RetryInfo delay before its next call",
         args.concurrency, args.duration, args.customers
     );
     println!(

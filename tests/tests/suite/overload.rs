@@ -86,6 +86,11 @@ async fn twice_the_saturating_load_is_shed_not_queued_and_the_gateway_recovers()
         "twice the saturating load must be shed: {:?}",
         overload.codes
     );
+    assert_eq!(
+        overload.retry_hints,
+        overload.codes.get("ResourceExhausted").copied().unwrap_or(0),
+        "every shed call says when to retry (RetryInfo)"
+    );
     assert!(overload.accepted.len() >= 1_000, "too few accepted calls to judge a p99: {}", overload.accepted.len());
     assert!(
         accepted_p99 <= unloaded_p99 * 2,

@@ -15,13 +15,14 @@ const STREAM: &str = "/patron.churn.v1.ChurnService/WatchJob";
 #[tokio::test]
 async fn an_expired_deadline_is_deadline_exceeded_and_the_backend_sees_the_remainder() {
     let gateway = TestGateway::start().await;
-    *gateway.backends.churn.script.lock().unwrap() = Script { delay: Duration::from_secs(2), ..Script::default() };
+    *gateway.backends.churn.script.lock().unwrap() = Script { delay: Duration::from_secs(5), ..Script::default() };
 
     let started = Instant::now();
     let status = call_raw(gateway.admin(), READ, Some(Duration::from_millis(300))).await.expect_err("too slow");
     let elapsed = started.elapsed();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
-    assert!(elapsed < Duration::from_millis(800), "answered at the deadline, not the backend's pace: {elapsed:?}");
+    // Generous for a busy test machine, and far from the backend's 5 s.
+    assert!(elapsed < Duration::from_millis(2_000), "answered at the deadline, not the backend's pace: {elapsed:?}");
 
     let timeout = gateway.backends.churn.header("grpc-timeout").expect("the remainder is passed on");
     let micros: u64 = timeout.trim_end_matches('u').parse().expect("microseconds");

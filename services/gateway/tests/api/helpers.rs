@@ -303,8 +303,19 @@ pub async fn call_raw(channel: Authed, path: &'static str, timeout: Option<Durat
     grpc.ready().await.map_err(|error| tonic::Status::unavailable(error.to_string()))?;
     let mut request = tonic::Request::new(());
     if let Some(timeout) = timeout {
-        request.set_timeout(timeout);
+        // The header alone, not `set_timeout`: tonic's channel would also run
+        // its own timer and, on a busy machine, answer CANCELLED itself before
+        // the gateway's answer (sent a few ms before the deadline) arrives.
+        // These tests are about what the gateway answers.
+        let header = format!("{}u", timeout.as_micros());
+        request.metadata_mut().insert("grpc-timeout", header.parse().expect("ascii"));
     }
     let codec = tonic_prost::ProstCodec::<(), ()>::default();
-    grpc.unary(request, http::uri::PathAndQuery::from_static(path), codec).await.map(|_| ())
+    let call = grpc.unary(request, http::uri::PathAndQuery::from_static(path), codec);
+    // Never hang on a gateway that misses the deadline: fail the test instead.
+    let bound = timeout.unwrap_or(Duration::from_secs(30)) + Duration::from_secs(10);
+    match tokio::time::timeout(bound, call).await {
+        Ok(outcome) => outcome.map(|_| ()),
+        Err(_) => Err(tonic::Status::internal(format!("no answer within {bound:?}"))),
+    }
 }
