@@ -14,7 +14,7 @@ mod rows;
 use patron_common::{ServiceError, Validator};
 use patron_proto::common::v1::ImportProgress;
 use patron_proto::profile::v1 as pb;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 use tokio::sync::mpsc;
 use tokio_stream::StreamExt;
 use tonic::{Status, Streaming};
@@ -61,9 +61,7 @@ async fn import(
     let reader =
         tokio::spawn(tracing::Instrument::instrument(read_batches(kind, requests, batches), tracing::Span::current()));
     let mut progress = ImportProgress::default();
-    // Rows written when statistics were last refreshed: refreshing each time
-    // the tables have doubled keeps plans right at a logarithmic cost.
-    let mut analyzed_at: i64 = 0;
+    let mut statistics = StatisticsRefresh::new(db, kind);
     let outcome = async {
         while let Some(batch) = validated.recv().await {
             let batch: ParsedBatch = batch?;
@@ -73,10 +71,7 @@ async fn import(
             progress.rows_written += counts.written;
             progress.rows_unchanged += counts.unchanged;
             progress.batches_committed += 1;
-            if progress.rows_written >= (2 * analyzed_at).max(FIRST_ANALYZE_ROWS) {
-                refresh_statistics(db, kind).await;
-                analyzed_at = progress.rows_written;
-            }
+            statistics.after_batch(progress.rows_written);
             let answer = pb::ImportRecordsResponse { progress: Some(progress), errors: batch.errors };
             if answers.send(Ok(answer)).await.is_err() {
                 return Ok(false); // The client went away; what was committed stays.
@@ -91,9 +86,7 @@ async fn import(
     if !outcome? {
         return Ok(());
     }
-    if progress.rows_written > analyzed_at {
-        refresh_statistics(db, kind).await;
-    }
+    statistics.at_end(progress.rows_written);
     progress.done = true;
     let _ = answers.send(Ok(pb::ImportRecordsResponse { progress: Some(progress), errors: Vec::new() })).await;
     Ok(())
@@ -130,14 +123,57 @@ const FIRST_ANALYZE_ROWS: i64 = 5_000;
 /// During and after a bulk load, PostgreSQL's planner still believes the
 /// tables hold what they held before; until autovacuum catches up it picks
 /// plans (scans of the growing tables per batch) that are quadratic in the
-/// new rows. ANALYZE the tables the import wrote.
-async fn refresh_statistics(db: &DatabaseConnection, kind: Kind) {
-    use sea_orm::ConnectionTrait;
-    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
-        return;
+/// new rows. So the tables the import writes are ANALYZEd each time the
+/// import has doubled them (a logarithmic cost) and once at its end.
+///
+/// ANALYZE takes a lock that does not block writes, so it runs in its own
+/// task on another pooled connection, beside the batches rather than between
+/// them (it was about a tenth of PostgreSQL's work on the import path), and
+/// the import's final answer does not wait for the last one. At most one
+/// runs per import; a doubling reached while one runs is refreshed later.
+struct StatisticsRefresh {
+    db: Option<DatabaseConnection>,
+    kind: Kind,
+    /// Rows written when the running or last refresh started.
+    analyzed_at: i64,
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl StatisticsRefresh {
+    fn new(db: &DatabaseConnection, kind: Kind) -> Self {
+        let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        Self { db: postgres.then(|| db.clone()), kind, analyzed_at: 0, running: None }
     }
-    if let Err(error) = db.execute_unprepared(&format!("ANALYZE {}", kind.tables())).await {
-        tracing::warn!(%error, "analyze after import failed");
+
+    fn after_batch(&mut self, rows_written: i64) {
+        if rows_written >= (2 * self.analyzed_at).max(FIRST_ANALYZE_ROWS) {
+            self.start(rows_written);
+        }
+    }
+
+    /// The last refresh, left running when the import answers.
+    fn at_end(mut self, rows_written: i64) {
+        if rows_written > self.analyzed_at {
+            self.running = None; // Detached, not aborted: it may wait for the one before.
+            self.start(rows_written);
+        }
+    }
+
+    fn start(&mut self, rows_written: i64) {
+        let Some(db) = &self.db else { return };
+        if self.running.as_ref().is_some_and(|running| !running.is_finished()) {
+            return;
+        }
+        let (db, tables) = (db.clone(), self.kind.tables());
+        self.analyzed_at = rows_written;
+        self.running = Some(tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                if let Err(error) = db.execute_unprepared(&format!("ANALYZE {tables}")).await {
+                    tracing::warn!(%error, "analyze after import failed");
+                }
+            },
+            tracing::Span::current(),
+        )));
     }
 }
 
