@@ -16,6 +16,7 @@ macro_rules! on_every_store {
     };
 }
 
+mod assign_all;
 mod bad_input;
 mod customers;
 mod erasure;
