@@ -20,9 +20,21 @@ impl RequestKey {
     }
 }
 
+impl RequestKey {
+    /// A request id is an identifier like any other: bounded and without
+    /// control characters (PostgreSQL cannot even store NUL, which came
+    /// back INTERNAL before the check; found by the hostile tests).
+    fn check(&self) -> Result<(), ServiceError> {
+        let mut validator = patron_common::Validator::new();
+        validator.identifier("request_id", &self.request_id, crate::domain::limits::ID_CHARS);
+        validator.finish()
+    }
+}
+
 /// The resource a previous call with this key touched, if there was one.
 pub async fn previous(db: &impl ConnectionTrait, key: Option<&RequestKey>) -> Result<Option<String>, ServiceError> {
     let Some(key) = key else { return Ok(None) };
+    key.check()?;
     let found = idempotency_key::Entity::find_by_id((key.request_id.clone(), key.method.to_owned())).one(db).await?;
     Ok(found.map(|row| row.resource_id))
 }
@@ -34,6 +46,7 @@ pub async fn remember(
     resource_id: &str,
 ) -> Result<(), ServiceError> {
     let Some(key) = key else { return Ok(()) };
+    key.check()?;
     idempotency_key::ActiveModel {
         request_id: Set(key.request_id.clone()),
         method: Set(key.method.to_owned()),

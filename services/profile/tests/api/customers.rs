@@ -11,6 +11,7 @@ on_every_store!(
     text_is_stored_verbatim,
     tags_consent_and_filters,
     request_id_makes_retries_idempotent,
+    a_request_id_with_control_characters_is_invalid,
     list_paginates_without_gaps_or_repeats,
 );
 
@@ -261,6 +262,30 @@ async fn request_id_makes_retries_idempotent(store: Store) {
         .unwrap();
     let replayed = app.client.tag_customer(tag).await.unwrap().into_inner().customer.unwrap();
     assert!(!replayed.tags.contains(&"gold".to_owned()), "a replayed request does not act again");
+    app.stop().await.unwrap();
+}
+
+/// PostgreSQL cannot store NUL: such an id came back INTERNAL (hostile tests).
+async fn a_request_id_with_control_characters_is_invalid(store: Store) {
+    let mut app = spawn_app(store).await;
+    app.client
+        .create_customer(pb::CreateCustomerRequest { request_id: String::new(), customer: Some(customer("c-1")) })
+        .await
+        .unwrap();
+    for request_id in ["\0", "a\nb", &"r".repeat(129)] {
+        let untag = pb::UntagCustomerRequest {
+            request_id: request_id.to_owned(),
+            customer_id: "c-1".into(),
+            tags: vec!["vip".into()],
+        };
+        let status = app.client.untag_customer(untag).await.expect_err("refused");
+        assert_eq!(status.code(), Code::InvalidArgument, "{request_id:?}: {status:?}");
+        let fields: Vec<String> =
+            status.get_details_bad_request().unwrap().field_violations.into_iter().map(|v| v.field).collect();
+        assert_eq!(fields, ["request_id"]);
+    }
+    let stored = app.client.get_customer(pb::GetCustomerRequest { customer_id: "c-1".into() }).await.unwrap();
+    assert!(stored.into_inner().customer.unwrap().tags.contains(&"vip".to_owned()), "nothing was untagged");
     app.stop().await.unwrap();
 }
 
