@@ -30,6 +30,8 @@ pub struct CallDeadline(pub Instant);
 struct Call {
     deadline: Instant,
     request_id: Option<tonic::metadata::AsciiMetadataValue>,
+    /// The caller the gate authenticated, so backend audits name them.
+    principal: Option<tonic::metadata::AsciiMetadataValue>,
 }
 
 const DEFAULT_RECENT_ORDERS: i32 = 5;
@@ -74,6 +76,9 @@ impl Insight {
         let mut request = Request::new(message);
         if let Some(id) = &call.request_id {
             request.metadata_mut().insert(crate::gate::REQUEST_ID_HEADER, id.clone());
+        }
+        if let Some(principal) = &call.principal {
+            request.metadata_mut().insert(crate::gate::PRINCIPAL_HEADER, principal.clone());
         }
         if let Some(token) = &self.internal_token
             && let Ok(value) = tonic::metadata::AsciiMetadataValue::try_from(token.as_bytes())
@@ -204,7 +209,9 @@ impl InsightService for Insight {
             .map(|deadline| deadline.0)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(10));
         let request_id = request.metadata().get(crate::gate::REQUEST_ID_HEADER).cloned();
-        let call = Call { deadline, request_id };
+        // Both set by the gate, which replaced any value the caller sent.
+        let principal = request.metadata().get(crate::gate::PRINCIPAL_HEADER).cloned();
+        let call = Call { deadline, request_id, principal };
         let request = request.into_inner();
         let mut validator = Validator::new();
         validator.identifier("customer_id", &request.customer_id, MAX_ID_CHARS);

@@ -47,6 +47,10 @@ async fn every_part_is_filled_when_every_backend_answers() {
     // GetCustomerSegment then GetSegment for the description; GetCustomerScore.
     assert_eq!(gateway.backends.segmentation.calls(), 2);
     assert_eq!(gateway.backends.churn.calls(), 1);
+    // The backends' audits name the caller, as on every relayed call.
+    for backend in [&gateway.backends.segmentation, &gateway.backends.churn] {
+        assert_eq!(backend.header("x-patron-principal").as_deref(), Some("test-reader"));
+    }
     // A segment's description is asked once per model version.
     InsightServiceClient::new(gateway.admin()).get_customer360(request("c-360")).await.expect("again");
     assert_eq!(gateway.backends.segmentation.calls(), 3, "only GetCustomerSegment the second time");
