@@ -141,6 +141,41 @@ where
     report
 }
 
+/// One step of [`saturating_throughput`]'s ramp.
+#[derive(Debug, Clone, Copy)]
+pub struct RampStep {
+    pub offered: f64,
+    pub answered_ok: f64,
+}
+
+/// The saturating throughput of `call`: the most calls a second answered OK
+/// under any offered rate. Open-loop steps of `step` each, from `start`
+/// calls/s up by half each time, until the OK rate falls below 80% of the
+/// offered one (the server no longer keeps up) or `ceiling` is passed.
+///
+/// A closed loop cannot find it through a server that sheds: its workers
+/// wait out every refusal's RetryInfo, so it measures the shedding policy's
+/// pace, not what the server can answer.
+pub async fn saturating_throughput<F, Fut>(start: f64, ceiling: f64, step: Duration, call: F) -> (f64, Vec<RampStep>)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<(), tonic::Status>> + Send + 'static,
+{
+    let mut steps = Vec::new();
+    let mut offered = start.max(1.0);
+    loop {
+        let report = open_loop(offered, step, call.clone()).await;
+        let answered_ok = report.ok_throughput();
+        steps.push(RampStep { offered, answered_ok });
+        if answered_ok < 0.8 * offered || offered > ceiling {
+            break;
+        }
+        offered *= 1.5;
+    }
+    let saturating = steps.iter().map(|step| step.answered_ok).fold(0.0, f64::max);
+    (saturating, steps)
+}
+
 /// A status's message with the chain of errors under it: tonic says only
 /// "transport error" for a failed connection, and the cause is below.
 fn describe(status: &tonic::Status) -> String {

@@ -129,8 +129,8 @@ impl Default for LimitsConfig {
             breaker_cooldown_ms: Duration::from_secs(2),
             retry_attempts: 3,
             retry_backoff_ms: Duration::from_millis(20),
-            overload_min_in_flight: 2,
-            overload_latency_factor: 2.0,
+            overload_min_in_flight: 1,
+            overload_latency_factor: 1.5,
         }
     }
 }

@@ -9,7 +9,7 @@ use patron_proto::profile::v1 as pb;
 use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
 use patron_tests::GatewayChannel;
 use patron_tests::Suite;
-use patron_tests::load::{LoadReport, closed_loop, open_loop, quantile};
+use patron_tests::load::{LoadReport, closed_loop, open_loop, quantile, saturating_throughput};
 
 struct Args {
     concurrency: usize,
@@ -143,10 +143,7 @@ async fn main() {
     if report.errors > 0 {
         println!("codes: {:?}", report.codes);
     }
-    let saturating = report.ok_throughput();
-
-    // Overload: twice what the closed loop reached. Only OK and RESOURCE_EXHAUSTED may come back.
-    let overload = open_loop(2.0 * saturating, args.duration, {
+    let get_customer = {
         let client = ProfileServiceClient::new(suite.gateway());
         let counter = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let customers = args.customers;
@@ -157,8 +154,19 @@ async fn main() {
                 client.get_customer(pb::GetCustomerRequest { customer_id: format!("bench-{index}") }).await.map(|_| ())
             }
         }
-    })
-    .await;
+    };
+    // The saturating throughput: the most OK answers a second an open-loop ramp gets.
+    let (saturating, ramp) = saturating_throughput(250.0, 50_000.0, Duration::from_secs(2), get_customer.clone()).await;
+    println!(
+        "saturating throughput through the gateway: {saturating:.0} OK/s (open-loop ramp, offered -> OK/s: {})",
+        ramp.iter()
+            .map(|step| format!("{:.0} -> {:.0}", step.offered, step.answered_ok))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    // Overload: twice the saturating throughput. Only OK and RESOURCE_EXHAUSTED may come back.
+    let overload = open_loop(2.0 * saturating, args.duration, get_customer).await;
     row(&format!("gateway at 2x ({:.0}/s, open loop)", 2.0 * saturating), &overload);
     println!("codes at 2x: {:?}; one message each: {:?}", overload.codes, overload.samples);
     println!(

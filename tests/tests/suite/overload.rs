@@ -2,6 +2,11 @@
 //! throughput answers only OK or RESOURCE_EXHAUSTED, serves the calls it
 //! accepts within twice its unloaded p99, keeps its memory bounded, and
 //! serves a normal call at unloaded speed the moment the load stops.
+//!
+//! The saturating throughput is found by an open-loop ramp (the most OK
+//! answers a second under any offered rate), not by a closed loop: closed-loop
+//! workers wait out each refusal's RetryInfo, so through a shedding gateway
+//! they measure its pace, and "twice" that was not overload at all.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,16 +14,21 @@ use std::time::{Duration, Instant};
 
 use patron_proto::profile::v1 as pb;
 use patron_proto::profile::v1::profile_service_client::ProfileServiceClient;
-use patron_tests::load::{closed_loop, open_loop, quantile};
+use patron_tests::load::{closed_loop, open_loop, quantile, saturating_throughput};
 use patron_tests::{GatewayChannel, Suite};
 
 const CUSTOMERS: usize = 200;
 /// Sequential calls that fix the unloaded latency.
 const UNLOADED_CALLS: usize = 1_500;
-/// The closed-loop probe that finds the saturating throughput.
-const PROBE_WORKERS: usize = 32;
-const PROBE: Duration = Duration::from_secs(3);
+/// The open-loop ramp that finds the saturating throughput: its first
+/// rate, the rate past which it stops, and how long each step lasts.
+const RAMP_START: f64 = 200.0;
+const RAMP_CEILING: f64 = 20_000.0;
+const RAMP_STEP: Duration = Duration::from_millis(1_500);
 const OVERLOAD: Duration = Duration::from_secs(6);
+/// Connections the load comes over: traffic from many callers, not one
+/// HTTP/2 connection whose frames the gateway must handle one after another.
+const CALLER_CONNECTIONS: usize = 8;
 /// RSS the gateway may gain under overload: in-flight work is bounded by
 /// its limits, so growth beyond this would mean calls queue without bound.
 const RSS_GROWTH_LIMIT_KIB: u64 = 64 * 1024;
@@ -39,20 +49,21 @@ async fn twice_the_saturating_load_is_shed_not_queued_and_the_gateway_recovers()
     }
 
     // Warm-up (connections, caches, the limits' latency estimates), then the unloaded latency.
-    closed_loop(4, Duration::from_secs(1), get_customer(suite.gateway())).await;
+    let callers: Vec<_> = (0..CALLER_CONNECTIONS).map(|_| suite.gateway()).collect();
+    closed_loop(CALLER_CONNECTIONS, Duration::from_secs(1), get_customer(callers.clone())).await;
     let unloaded = sequential(&suite.gateway(), UNLOADED_CALLS).await;
     let unloaded_p50 = quantile(&unloaded, 0.50);
     let unloaded_p99 = quantile(&unloaded, 0.99);
 
-    let probe = closed_loop(PROBE_WORKERS, PROBE, get_customer(suite.gateway())).await;
     // Only answered calls count: a shed call costs the gateway little.
-    let saturating = probe.ok_throughput();
-    assert!(saturating > 100.0, "the probe reached only {saturating:.0} calls/s: {probe:?}");
+    let (saturating, ramp) =
+        saturating_throughput(RAMP_START, RAMP_CEILING, RAMP_STEP, get_customer(callers.clone())).await;
+    assert!(saturating > 100.0, "the ramp reached only {saturating:.0} calls/s: {ramp:?}");
 
     let rss_before = rss_kib(gateway_pid).expect("gateway RSS");
     let sampling = Arc::new(AtomicUsize::new(1));
     let sampler = tokio::spawn(sample_peak_rss(gateway_pid, sampling.clone()));
-    let overload = open_loop(2.0 * saturating, OVERLOAD, get_customer(suite.gateway())).await;
+    let overload = open_loop(2.0 * saturating, OVERLOAD, get_customer(callers)).await;
     sampling.store(0, Ordering::Relaxed);
     let rss_peak = sampler.await.expect("sampler");
 
@@ -63,9 +74,13 @@ async fn twice_the_saturating_load_is_shed_not_queued_and_the_gateway_recovers()
     let accepted_p99 = quantile(&overload.accepted, 0.99);
     let ms = |duration: Duration| duration.as_secs_f64() * 1e3;
     println!(
-        "overload: saturating {saturating:.0}/s (closed loop, {PROBE_WORKERS} workers); at {:.0}/s offered: {:?}; \
+        "overload: saturating {saturating:.0}/s (open-loop ramp, offered -> OK/s: {}); at {:.0}/s offered: {:?}; \
          accepted p50/p99 {:.2}/{:.2} ms over {} calls vs unloaded p50/p99 {:.2}/{:.2} ms; \
          gateway RSS {} -> peak {} KiB; p50 right after {:.2} ms",
+        ramp.iter()
+            .map(|step| format!("{:.0} -> {:.0}", step.offered, step.answered_ok))
+            .collect::<Vec<_>>()
+            .join(", "),
         2.0 * saturating,
         overload.codes,
         ms(quantile(&overload.accepted, 0.50)),
@@ -117,20 +132,22 @@ fn customer_id(index: usize) -> String {
 
 type Call = std::pin::Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send>>;
 
-/// A GetCustomer call per invocation, cycling through the seeded customers.
-fn get_customer(channel: GatewayChannel) -> impl Fn() -> Call + Clone + Send + 'static {
-    let client = ProfileServiceClient::new(channel);
+/// A GetCustomer call per invocation, cycling through the seeded customers
+/// and through `channels`.
+fn get_customer(channels: Vec<GatewayChannel>) -> impl Fn() -> Call + Clone + Send + 'static {
+    let clients: Arc<Vec<_>> = Arc::new(channels.into_iter().map(ProfileServiceClient::new).collect());
     let counter = Arc::new(AtomicUsize::new(0));
     move || -> Call {
-        let mut client = client.clone();
-        let customer_id = customer_id(counter.fetch_add(1, Ordering::Relaxed));
+        let index = counter.fetch_add(1, Ordering::Relaxed);
+        let mut client = clients[index % clients.len()].clone();
+        let customer_id = customer_id(index);
         Box::pin(async move { client.get_customer(pb::GetCustomerRequest { customer_id }).await.map(|_| ()) })
     }
 }
 
 /// Latencies of `calls` GetCustomer calls one after another, sorted; each must succeed.
 async fn sequential(channel: &GatewayChannel, calls: usize) -> Vec<Duration> {
-    let call = get_customer(channel.clone());
+    let call = get_customer(vec![channel.clone()]);
     let mut latencies = Vec::with_capacity(calls);
     for _ in 0..calls {
         let sent = Instant::now();
