@@ -18,11 +18,17 @@ pub async fn customer_summary(
     as_of: Micros,
     recent_orders: usize,
 ) -> Result<pb::GetCustomerSummaryResponse, ServiceError> {
-    let (row, customer) = customers::get_with_row(db, customer_id).await?;
-    let (facts, recent) = tokio::try_join!(
-        customer_facts::before(db, &row, as_of, &settings.default_currency),
-        orders::recent_of(db, row.id, as_of, recent_orders),
+    // Four statements (five with orders): the row, then its details, orders
+    // and engagement side by side, then the recent orders' lines.
+    let row = customers::find_row(db, customer_id).await?;
+    let (customer, mut orders, engagement) = tokio::try_join!(
+        customers::with_details(db, row.clone()),
+        orders::placed_before(db, row.id, as_of),
+        customer_facts::engagement(db, row.id, as_of),
     )?;
+    let facts = customer_facts::from_orders(&row, &orders, engagement, &settings.default_currency);
+    orders.truncate(recent_orders);
+    let recent = orders::with_lines(db, orders, customer_id).await?;
     let computed = features::compute(facts, as_of, 1.0);
     let money = |amount_minor: i64| Money { currency_code: settings.default_currency.clone(), amount_minor };
     Ok(pb::GetCustomerSummaryResponse {

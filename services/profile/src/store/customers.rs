@@ -6,12 +6,13 @@ use patron_common::ServiceError;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait,
+    QueryOrder, QuerySelect, Set, SqlErr, TransactionTrait, Value,
 };
 
 use super::entities::{customer, customer_attribute, customer_consent, customer_tag, order};
 use super::idempotency::{self, RequestKey};
 use super::page_token;
+use super::sql;
 use crate::domain::customer::{
     AttributeValue, Consent, ConsentChannel, ConsentState, Customer, CustomerChanges, CustomerFilter,
 };
@@ -61,15 +62,10 @@ pub async fn get(db: &impl ConnectionTrait, customer_id: &str) -> Result<Custome
     loaded.pop().ok_or_else(|| ServiceError::not_found(RESOURCE, customer_id))
 }
 
-/// The customer with their stored row (whose internal id keys their events), or NOT_FOUND.
-pub async fn get_with_row(
-    db: &impl ConnectionTrait,
-    customer_id: &str,
-) -> Result<(customer::Model, Customer), ServiceError> {
-    let row = find_row(db, customer_id).await?;
-    let mut loaded = hydrate(db, vec![row.clone()]).await?;
-    let customer = loaded.pop().ok_or_else(|| ServiceError::not_found(RESOURCE, customer_id))?;
-    Ok((row, customer))
+/// The customer stored as `row`, with their tags, attributes and consents.
+pub async fn with_details(db: &impl ConnectionTrait, row: customer::Model) -> Result<Customer, ServiceError> {
+    let customer_id = row.external_id.clone();
+    hydrate(db, vec![row]).await?.pop().ok_or_else(|| ServiceError::not_found(RESOURCE, &customer_id))
 }
 
 /// The customer's internal row, or NOT_FOUND.
@@ -385,31 +381,13 @@ pub async fn load_many(
     Ok(found)
 }
 
-/// Loads tags, attributes and consents for a page of customer rows, in three queries.
+/// Loads tags, attributes and consents for a page of customer rows.
 async fn hydrate(db: &impl ConnectionTrait, rows: Vec<customer::Model>) -> Result<Vec<Customer>, ServiceError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    let mut tags = tags_of(db, &ids).await?;
-    let mut attributes: HashMap<i64, BTreeMap<String, AttributeValue>> = HashMap::new();
-    for row in customer_attribute::Entity::find()
-        .filter(customer_attribute::Column::CustomerId.is_in(ids.clone()))
-        .all(db)
-        .await?
-    {
-        if let Some(value) = AttributeValue::from_stored(&row.kind, &row.value) {
-            attributes.entry(row.customer_id).or_default().insert(row.name, value);
-        }
-    }
-    let mut consents: HashMap<i64, BTreeMap<ConsentChannel, Consent>> = HashMap::new();
-    for row in customer_consent::Entity::find().filter(customer_consent::Column::CustomerId.is_in(ids)).all(db).await? {
-        let channel = ConsentChannel::from_code(i32::from(row.channel));
-        let state = ConsentState::from_code(i32::from(row.state));
-        if let (Some(channel), Some(state)) = (channel, state) {
-            consents
-                .entry(row.customer_id)
-                .or_default()
-                .insert(channel, Consent { state, update_time: Micros(row.update_time_us) });
-        }
-    }
+    let Details { mut tags, mut attributes, mut consents } = details_of(db, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|row| Customer {
@@ -426,4 +404,55 @@ async fn hydrate(db: &impl ConnectionTrait, rows: Vec<customer::Model>) -> Resul
             update_time: Micros(row.update_time_us),
         })
         .collect())
+}
+
+/// The tags, attributes and consents of some customers, by internal id.
+#[derive(Default)]
+struct Details {
+    tags: HashMap<i64, BTreeSet<String>>,
+    attributes: HashMap<i64, BTreeMap<String, AttributeValue>>,
+    consents: HashMap<i64, BTreeMap<ConsentChannel, Consent>>,
+}
+
+/// One statement for all three tables: every customer read (GetCustomer,
+/// the customer-360 summary) pays a round trip per statement, and on SQLite
+/// each is a hand-off to the connection's thread.
+async fn details_of(db: &impl ConnectionTrait, ids: &[i64]) -> Result<Details, ServiceError> {
+    const TAG: i64 = 0;
+    const ATTRIBUTE: i64 = 1;
+    const CONSENT: i64 = 2;
+    let list = sql::placeholders(ids.len());
+    let statement = format!(
+        "SELECT customer_id, {TAG} AS part, tag AS name, '' AS kind, '' AS value, \
+           0 AS channel, 0 AS state, 0 AS update_time_us FROM customer_tags WHERE customer_id IN ({list}) \
+         UNION ALL SELECT customer_id, {ATTRIBUTE}, name, kind, value, 0, 0, 0 \
+           FROM customer_attributes WHERE customer_id IN ({list}) \
+         UNION ALL SELECT customer_id, {CONSENT}, '', '', '', CAST(channel AS BIGINT), CAST(state AS BIGINT), \
+           update_time_us FROM customer_consents WHERE customer_id IN ({list})"
+    );
+    let values: Vec<Value> = (0..3).flat_map(|_| ids.iter().map(|&id| Value::from(id))).collect();
+    let mut details = Details::default();
+    for row in sql::query(db, &statement, values).await? {
+        let customer_id = sql::int(&row, "customer_id")?;
+        match sql::int(&row, "part")? {
+            TAG => {
+                details.tags.entry(customer_id).or_default().insert(sql::text(&row, "name")?);
+            }
+            ATTRIBUTE => {
+                if let Some(value) = AttributeValue::from_stored(&sql::text(&row, "kind")?, &sql::text(&row, "value")?)
+                {
+                    details.attributes.entry(customer_id).or_default().insert(sql::text(&row, "name")?, value);
+                }
+            }
+            _ => {
+                let channel = ConsentChannel::from_code(sql::int(&row, "channel")? as i32);
+                let state = ConsentState::from_code(sql::int(&row, "state")? as i32);
+                if let (Some(channel), Some(state)) = (channel, state) {
+                    let update_time = Micros(sql::int(&row, "update_time_us")?);
+                    details.consents.entry(customer_id).or_default().insert(channel, Consent { state, update_time });
+                }
+            }
+        }
+    }
+    Ok(details)
 }

@@ -150,32 +150,37 @@ pub async fn list(
     Ok((hydrate(db, rows).await?, next))
 }
 
-/// The customer's (by internal id) newest `limit` orders placed before `before`, newest first.
-pub async fn recent_of(
+/// Every order of the customer (by internal id) placed before `before`,
+/// newest first (by place time, then id).
+pub async fn placed_before(
     db: &impl ConnectionTrait,
     customer: i64,
     before: Micros,
-    limit: usize,
-) -> Result<Vec<Order>, ServiceError> {
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
-    let rows = order::Entity::find()
+) -> Result<Vec<order::Model>, ServiceError> {
+    Ok(order::Entity::find()
         .filter(order::Column::CustomerId.eq(customer))
         .filter(order::Column::PlaceTimeUs.lt(before.0))
         .order_by_desc(order::Column::PlaceTimeUs)
         .order_by_desc(order::Column::Id)
-        .limit(limit as u64)
         .all(db)
-        .await?;
-    hydrate(db, rows).await
+        .await?)
+}
+
+/// Orders of the one customer `customer_id` with their lines: the customer
+/// is known, so only the lines are read.
+pub async fn with_lines(
+    db: &impl ConnectionTrait,
+    rows: Vec<order::Model>,
+    customer_id: &str,
+) -> Result<Vec<Order>, ServiceError> {
+    let external = rows.iter().filter_map(|row| row.customer_id).map(|id| (id, customer_id.to_owned())).collect();
+    assemble(db, rows, external).await
 }
 
 async fn hydrate(db: &impl ConnectionTrait, rows: Vec<order::Model>) -> Result<Vec<Order>, ServiceError> {
     if rows.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let customer_ids: Vec<i64> = rows.iter().filter_map(|row| row.customer_id).collect();
     let external: HashMap<i64, String> = customer::Entity::find()
         .filter(customer::Column::Id.is_in(customer_ids))
@@ -184,6 +189,19 @@ async fn hydrate(db: &impl ConnectionTrait, rows: Vec<order::Model>) -> Result<V
         .into_iter()
         .map(|row| (row.id, row.external_id))
         .collect();
+    assemble(db, rows, external).await
+}
+
+/// `rows` as orders, with their lines and, from `external`, their customers' external ids.
+async fn assemble(
+    db: &impl ConnectionTrait,
+    rows: Vec<order::Model>,
+    external: HashMap<i64, String>,
+) -> Result<Vec<Order>, ServiceError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let mut lines: HashMap<i64, Vec<OrderLine>> = HashMap::new();
     for line in order_line::Entity::find()
         .filter(order_line::Column::OrderId.is_in(ids))

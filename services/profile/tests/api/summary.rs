@@ -165,7 +165,71 @@ async fn summary_of_a_customer_without_events_is_empty_not_missing(store: Store)
     app.stop().await.unwrap();
 }
 
+/// The summary reads the customer and the recent orders its own way (one
+/// statement for tags, attributes and consents; the orders once, for the
+/// figures and the recent list); what it shows is what GetCustomer and
+/// GetOrder show, lines included.
+async fn summary_shows_the_customer_and_recent_orders_whole(store: Store) {
+    let mut app = spawn_app(store).await;
+    let mut customer = crate::customers::customer("c-1");
+    customer.tags.push("newsletter".into());
+    customer.consents = vec![pb::Consent {
+        channel: pb::ConsentChannel::Email as i32,
+        state: pb::ConsentState::Granted as i32,
+        ..Default::default()
+    }];
+    crate::customers::create(&mut app.client, customer).await;
+    let line = |sku: &str, quantity, unit_price_minor| pb::OrderLine {
+        sku: sku.into(),
+        category: "shoes".into(),
+        quantity,
+        unit_price_minor,
+        ..Default::default()
+    };
+    for (id, day, lines) in [("o-1", 1, vec![line("a", 1, 500)]), ("o-2", 2, vec![line("b", 2, 300), line("c", 1, 99)])]
+    {
+        let order = pb::Order {
+            order_id: id.into(),
+            customer_id: "c-1".into(),
+            place_time: Some(march(day)),
+            channel: pb::SalesChannel::Web as i32,
+            currency_code: "USD".into(),
+            status: pb::OrderStatus::Completed as i32,
+            lines,
+            ..Default::default()
+        };
+        app.client
+            .record_order(pb::RecordOrderRequest { request_id: String::new(), order: Some(order) })
+            .await
+            .unwrap();
+    }
+
+    let summary = app
+        .client
+        .get_customer_summary(pb::GetCustomerSummaryRequest {
+            customer_id: "c-1".into(),
+            as_of: None,
+            recent_orders: 5,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let stored = app.client.get_customer(pb::GetCustomerRequest { customer_id: "c-1".into() }).await.unwrap();
+    let stored = stored.into_inner().customer.unwrap();
+    assert_eq!((stored.tags.len(), stored.attributes.len(), stored.consents.len()), (2, 2, 1));
+    assert_eq!(summary.customer, Some(stored));
+    let mut recent = Vec::new();
+    for id in ["o-2", "o-1"] {
+        let order = app.client.get_order(pb::GetOrderRequest { order_id: id.into() }).await.unwrap();
+        recent.push(order.into_inner().order.unwrap());
+    }
+    assert_eq!(recent[0].lines.len(), 2);
+    assert_eq!(summary.recent_orders, recent, "newest first, with customer and lines");
+    app.stop().await.unwrap();
+}
+
 on_every_store!(
     summary_agrees_with_the_export_and_stops_at_the_cutoff,
+    summary_shows_the_customer_and_recent_orders_whole,
     summary_of_a_customer_without_events_is_empty_not_missing
 );
