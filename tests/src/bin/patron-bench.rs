@@ -73,6 +73,32 @@ fn row(name: &str, report: &LoadReport) {
     );
 }
 
+/// Orders each bench customer has (two lines each).
+const BENCH_ORDERS_PER_CUSTOMER: usize = 3;
+
+fn bench_order(customer: usize, number: usize) -> pb::Order {
+    let line = |sku: String, quantity, unit_price_minor| pb::OrderLine {
+        sku,
+        category: "bench".into(),
+        quantity,
+        unit_price_minor,
+        ..Default::default()
+    };
+    // Days ago, so every order is before "now" whenever the bench runs.
+    let placed = std::time::SystemTime::now() - Duration::from_secs(86_400 * (30 * number as u64 + 1));
+    pb::Order {
+        order_id: format!("bench-{customer}-{number}"),
+        customer_id: format!("bench-{customer}"),
+        place_time: Some(prost_types::Timestamp::from(placed)),
+        channel: pb::SalesChannel::Web as i32,
+        store_id: "web".into(),
+        currency_code: "USD".into(),
+        status: pb::OrderStatus::Completed as i32,
+        lines: vec![line(format!("sku-{}", customer % 50), 1, 1_999), line(format!("sku-{}", number), 2, 450)],
+        ..Default::default()
+    }
+}
+
 async fn get_customer_load(channel: GatewayChannel, args: &Args, concurrency: usize) -> LoadReport {
     let customers = args.customers;
     let client = ProfileServiceClient::new(channel);
@@ -117,6 +143,16 @@ async fn main() {
             .create_customer(pb::CreateCustomerRequest { request_id: String::new(), customer: Some(customer) })
             .await
             .expect("seed customer");
+        // A few orders with lines, so the customer-360 view reads and renders real orders.
+        for number in 0..BENCH_ORDERS_PER_CUSTOMER {
+            profile
+                .record_order(pb::RecordOrderRequest {
+                    request_id: String::new(),
+                    order: Some(bench_order(index, number)),
+                })
+                .await
+                .expect("seed order");
+        }
     }
     // Straight to the profile service, with the internal credential a peer service would present.
     let direct = suite.backend_as_peer(10);
@@ -186,7 +222,7 @@ async fn main() {
 
     println!();
     println!(
-        "GetCustomer360 through the gateway, open loop: {} calls/s for {:?}, {} customers",
+        "GetCustomer360 through the gateway, open loop: {} calls/s for {:?}, {} customers with {BENCH_ORDERS_PER_CUSTOMER} orders of 2 lines each",
         args.insight_rate, args.duration, args.customers
     );
     println!(
