@@ -12,6 +12,16 @@ fn march(day: u32) -> prost_types::Timestamp {
     crate::helpers::utc(2024, 3, day, 12).expect("a valid date")
 }
 
+async fn summary_of(
+    app: &mut TestApp,
+    customer_id: &str,
+    as_of: Option<prost_types::Timestamp>,
+    recent_orders: i32,
+) -> pb::GetCustomerSummaryResponse {
+    let request = pb::GetCustomerSummaryRequest { customer_id: customer_id.into(), as_of, recent_orders };
+    app.client.get_customer_summary(request).await.expect("a summary").into_inner()
+}
+
 async fn record_order(app: &mut TestApp, id: &str, day: u32, total: i64, currency: &str, status: pb::OrderStatus) {
     let order = pb::Order {
         order_id: id.into(),
@@ -79,16 +89,7 @@ async fn summary_agrees_with_the_export_and_stops_at_the_cutoff(store: Store) {
     let mut app = spawn_app(store).await;
     seed(&mut app).await;
     let cutoff = march(10);
-    let summary = app
-        .client
-        .get_customer_summary(pb::GetCustomerSummaryRequest {
-            customer_id: "c-1".into(),
-            as_of: Some(cutoff),
-            recent_orders: 2,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let summary = summary_of(&mut app, "c-1", Some(cutoff), 2).await;
     let mut stream = app
         .client
         .export_customer_features(pb::ExportCustomerFeaturesRequest { as_of: Some(cutoff), ..Default::default() })
@@ -124,16 +125,7 @@ async fn summary_agrees_with_the_export_and_stops_at_the_cutoff(store: Store) {
     assert_eq!(summary.last_order_time, features.last_purchase_time);
 
     // Without a cutoff everything counts.
-    let now = app
-        .client
-        .get_customer_summary(pb::GetCustomerSummaryRequest {
-            customer_id: "c-1".into(),
-            as_of: None,
-            recent_orders: 0,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let now = summary_of(&mut app, "c-1", None, 0).await;
     assert_eq!((now.orders, now.contacts, now.complaints), (3, 3, 2));
     assert_eq!((now.last_nps, now.last_csat), (Some(0), Some(1)));
     assert_eq!(now.recent_orders.len(), 5, "0 asks for the default five");
@@ -148,16 +140,7 @@ async fn summary_of_a_customer_without_events_is_empty_not_missing(store: Store)
         .create_customer(pb::CreateCustomerRequest { request_id: String::new(), customer: Some(customer) })
         .await
         .unwrap();
-    let summary = app
-        .client
-        .get_customer_summary(pb::GetCustomerSummaryRequest {
-            customer_id: "c-quiet".into(),
-            as_of: None,
-            recent_orders: 5,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let summary = summary_of(&mut app, "c-quiet", None, 5).await;
     assert_eq!(summary.customer.unwrap().customer_id, "c-quiet");
     assert_eq!((summary.orders, summary.returns, summary.contacts, summary.complaints), (0, 0, 0, 0));
     assert_eq!((summary.last_nps, summary.last_csat, summary.first_order_time), (None, None, None));
@@ -204,16 +187,7 @@ async fn summary_shows_the_customer_and_recent_orders_whole(store: Store) {
             .unwrap();
     }
 
-    let summary = app
-        .client
-        .get_customer_summary(pb::GetCustomerSummaryRequest {
-            customer_id: "c-1".into(),
-            as_of: None,
-            recent_orders: 5,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let summary = summary_of(&mut app, "c-1", None, 5).await;
     let stored = app.client.get_customer(pb::GetCustomerRequest { customer_id: "c-1".into() }).await.unwrap();
     let stored = stored.into_inner().customer.unwrap();
     assert_eq!((stored.tags.len(), stored.attributes.len(), stored.consents.len()), (2, 2, 1));
