@@ -117,6 +117,9 @@ pub struct LimitsConfig {
     /// slower than this cuts the RPC's concurrency limit, and calls past the
     /// limit get RESOURCE_EXHAUSTED.
     pub overload_latency_factor: f64,
+    /// Microseconds over the unloaded latency that never count as slow,
+    /// whatever the factor: scheduler jitter, not overload, on sub-millisecond answers.
+    pub overload_latency_slack_us: u64,
 }
 
 impl Default for LimitsConfig {
@@ -131,6 +134,7 @@ impl Default for LimitsConfig {
             retry_backoff_ms: Duration::from_millis(20),
             overload_min_in_flight: 1,
             overload_latency_factor: 1.5,
+            overload_latency_slack_us: 250,
         }
     }
 }

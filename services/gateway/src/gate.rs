@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use patron_proto::gateway::v1::insight_service_server::InsightServiceServer;
@@ -149,6 +149,7 @@ impl Gateway {
                 Arc::new(OverloadGuard::new(
                     config.limits.overload_min_in_flight,
                     config.limits.overload_latency_factor,
+                    Duration::from_micros(config.limits.overload_latency_slack_us),
                     Instant::now(),
                 ))
             });

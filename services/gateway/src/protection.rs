@@ -130,6 +130,7 @@ impl CircuitBreaker {
 pub struct OverloadGuard {
     min_limit: f64,
     latency_factor: f64,
+    latency_slack: Duration,
     state: Mutex<GuardState>,
 }
 
@@ -168,11 +169,16 @@ struct Window {
 }
 
 impl OverloadGuard {
-    pub fn new(min_limit: usize, latency_factor: f64, now: Instant) -> Self {
+    /// `latency_slack`: a window is never judged slow for being less than
+    /// this over the unloaded latency. Below a millisecond, wake-up jitter on
+    /// a shared host is a large fraction of an answer, and a budget of a
+    /// factor alone would shed a lightly loaded backend.
+    pub fn new(min_limit: usize, latency_factor: f64, latency_slack: Duration, now: Instant) -> Self {
         let min_limit = min_limit.max(1) as f64;
         Self {
             min_limit,
             latency_factor: latency_factor.max(1.0),
+            latency_slack,
             state: Mutex::new(GuardState {
                 in_flight: 0,
                 limit: INITIAL_LIMIT.max(min_limit),
@@ -212,7 +218,12 @@ impl OverloadGuard {
         if unloaded == Duration::MAX {
             return MIN_RETRY_AFTER;
         }
-        unloaded.mul_f64(self.latency_factor).max(MIN_RETRY_AFTER)
+        self.budget(unloaded).max(MIN_RETRY_AFTER)
+    }
+
+    /// The slowest window mean that is not overload.
+    fn budget(&self, unloaded: Duration) -> Duration {
+        unloaded.mul_f64(self.latency_factor).max(unloaded.saturating_add(self.latency_slack))
     }
 
     fn complete(&self, started: Instant, now: Instant) {
@@ -246,7 +257,7 @@ impl OverloadGuard {
                 );
             }
         }
-        if mean.as_secs_f64() > unloaded.as_secs_f64() * self.latency_factor {
+        if mean > self.budget(unloaded) {
             state.limit = (state.limit * BACKOFF).max(self.min_limit);
             state.round_started = now;
         } else if window.most_in_flight as f64 * 2.0 >= limit {
@@ -315,7 +326,7 @@ mod tests {
     fn the_guard_cuts_its_limit_on_slow_windows_and_grows_while_they_are_quick() {
         let ms = Duration::from_millis;
         let start = Instant::now();
-        let guard = Arc::new(OverloadGuard::new(2, 2.0, start));
+        let guard = Arc::new(OverloadGuard::new(2, 2.0, Duration::ZERO, start));
         // Nothing measured yet: the initial limit.
         let held: Vec<_> = (0..32).map(|_| guard.admit(start).expect("within the initial limit")).collect();
         assert!(guard.admit(start).is_none(), "the 33rd is shed");
@@ -366,10 +377,25 @@ mod tests {
     }
 
     #[test]
+    fn sub_millisecond_answers_get_the_slack_not_just_the_factor() {
+        let us = Duration::from_micros;
+        let start = Instant::now();
+        let guard = Arc::new(OverloadGuard::new(1, 1.5, us(500), start));
+        let mut now = answer(&guard, 16, start, us(200));
+        let limit = guard.limit_now();
+        // Three times the unloaded 0.2 ms, but within 0.2 + 0.5 ms: jitter, not overload.
+        now = answer(&guard, 16, now, us(600));
+        assert_eq!(guard.limit_now(), limit, "no cut at 0.6 ms");
+        assert_eq!(guard.retry_after(), us(1_000), "the 0.7 ms budget, but at least a millisecond");
+        answer(&guard, 16, now, us(800));
+        assert!(guard.limit_now() < limit, "0.8 ms is over the 0.7 ms budget");
+    }
+
+    #[test]
     fn the_limit_grows_only_while_in_use_and_settles_where_latency_doubles() {
         let ms = Duration::from_millis;
         let start = Instant::now();
-        let guard = Arc::new(OverloadGuard::new(2, 2.0, start));
+        let guard = Arc::new(OverloadGuard::new(2, 2.0, Duration::ZERO, start));
         // A trickle of quick calls, one at a time, does not raise the limit.
         let mut now = start;
         for _ in 0..160 {
