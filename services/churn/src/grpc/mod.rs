@@ -31,7 +31,7 @@ use patron_common::erasures::Erasures;
 /// Metadata the gateway sets to the authenticated principal's name.
 pub const PRINCIPAL_HEADER: &str = "x-patron-principal";
 
-/// Prefix of model version ids ("churn-20261124-063412-7f3a9c").
+/// Prefix of model version ids ("churn-20261124-063412-7f3a9c01").
 pub const MODEL_ID_PREFIX: &str = "churn";
 pub const JOB_ID_PREFIX: &str = "churn-job";
 
