@@ -365,6 +365,13 @@ impl ForecastService for ForecastApi {
         } else {
             Some(render::level(parse::level(&mut validator, "level", request.level)) as i32)
         };
+        // Optional filters, but looked up in the store: PostgreSQL refuses NUL in a parameter.
+        for (field, value) in [("key", &request.key), ("model_id", &request.model_id), ("job_id", &request.job_id)] {
+            if !value.is_empty() {
+                validator.identifier(field, value, 1_024);
+            }
+        }
+        validator.check(!request.page_token.contains('\0'), "page_token", "is not a token this service issued");
         validator.finish()?;
         let size = if request.page_size == 0 { LIST_DEFAULT } else { request.page_size as u64 };
         let filter = ListFilter {
