@@ -247,16 +247,6 @@ impl OverloadGuard {
         state.lowest_mean.0 = state.lowest_mean.0.min(mean);
         let unloaded = state.lowest_mean.0.min(state.lowest_mean.1);
         let limit = state.limit.floor();
-        {
-            use std::io::Write;
-            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open("/tmp/guard.log") {
-                let _ = writeln!(
-                    f,
-                    "{:?} limit {} mean {:?} unloaded {:?} most {}",
-                    now, limit, mean, unloaded, window.most_in_flight
-                );
-            }
-        }
         if mean > self.budget(unloaded) {
             state.limit = (state.limit * BACKOFF).max(self.min_limit);
             state.round_started = now;
