@@ -17,7 +17,7 @@ FROM rust:${RUST_VERSION}-slim-bookworm AS skeleton
 WORKDIR /src
 COPY . .
 RUN find . -name '*.rs' ! -name build.rs -exec sh -c 'for file; do echo "fn main() { }" > "$file"; done' _ {} + \
- && find . -type f ! -name '*.rs' ! -name 'Cargo.toml' ! -name 'Cargo.lock' ! -name '*.proto' -delete
+ && find . -type f ! -name '*.rs' ! -name 'Cargo.toml' ! -name 'Cargo.lock' ! -name '*.proto' ! -path './.cargo/config.toml' -delete
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS dependencies
 ARG PACKAGES
