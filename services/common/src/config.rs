@@ -111,6 +111,9 @@ pub struct ServerConfig {
     /// it are refused; unset accepts every caller (development only).
     #[serde(serialize_with = "serialize_optional_secret")]
     pub internal_token: Option<SecretString>,
+    /// Threads serving calls: 0 is one per CPU core; 1 runs everything on
+    /// one thread, the lowest latency per call (see `runtime::build`).
+    pub worker_threads: usize,
 }
 
 impl ServerConfig {
@@ -129,6 +132,7 @@ impl Default for ServerConfig {
             request_timeout_ms: Duration::from_secs(30),
             drain_timeout_ms: Duration::from_secs(15),
             internal_token: None,
+            worker_threads: 0,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod log_writer;
 pub mod metrics;
 pub mod registry;
 mod rpc_layer;
+pub mod runtime;
 pub mod server;
 pub mod service;
 pub mod storage;

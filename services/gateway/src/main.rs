@@ -3,11 +3,12 @@
 use clap::Parser;
 use patron_common::cli::ServiceArgs;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = ServiceArgs::parse();
     let config = patron_gateway::Config::load(args.config.as_deref())?;
-    let _telemetry = patron_common::telemetry::init("gateway", &config.telemetry)?;
-    let application = patron_gateway::Application::build(config).await?;
-    application.run_until_stopped(patron_common::shutdown_signal()).await
+    patron_common::runtime::build(config.server.worker_threads)?.block_on(async move {
+        let _telemetry = patron_common::telemetry::init("gateway", &config.telemetry)?;
+        let application = patron_gateway::Application::build(config).await?;
+        application.run_until_stopped(patron_common::shutdown_signal()).await
+    })
 }
