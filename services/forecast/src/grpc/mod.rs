@@ -353,9 +353,11 @@ impl ForecastService for ForecastApi {
         let after = if request.page_token.is_empty() {
             None
         } else {
+            // The id part is looked up in the store: PostgreSQL refuses NUL in a parameter.
             let parsed = request
                 .page_token
                 .split_once(':')
+                .filter(|(_, id)| !id.contains('\0'))
                 .and_then(|(time, id)| time.parse::<i64>().ok().map(|time| (time, id.to_owned())));
             validator.check(parsed.is_some(), "page_token", "is not a token this service issued");
             parsed
@@ -371,7 +373,6 @@ impl ForecastService for ForecastApi {
                 validator.identifier(field, value, 1_024);
             }
         }
-        validator.check(!request.page_token.contains('\0'), "page_token", "is not a token this service issued");
         validator.finish()?;
         let size = if request.page_size == 0 { LIST_DEFAULT } else { request.page_size as u64 };
         let filter = ListFilter {
