@@ -57,9 +57,7 @@ pub async fn create(
 }
 
 pub async fn get(db: &impl ConnectionTrait, customer_id: &str) -> Result<Customer, ServiceError> {
-    let row = find_row(db, customer_id).await?;
-    let mut loaded = hydrate(db, vec![row]).await?;
-    loaded.pop().ok_or_else(|| ServiceError::not_found(RESOURCE, customer_id))
+    with_details(db, find_row(db, customer_id).await?).await
 }
 
 /// The customer stored as `row`, with their tags, attributes and consents.
