@@ -13,6 +13,7 @@ use tonic::transport::Channel;
 
 pub mod bench_profile;
 pub mod load;
+pub mod models;
 
 /// Calls `path` with an empty request message, whatever its type: enough
 /// to see whether the gateway lets a credential through to the backend.
