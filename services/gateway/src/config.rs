@@ -155,8 +155,8 @@ impl Default for Config {
             // The gate enforces each class's deadline; the server's own
             // timeout only has to stay out of the way of the longest one.
             // One thread: a relayed call then costs no wake-ups between
-            // threads, the largest part of what the gateway adds to a call
-            // (release bench, GetCustomer with one caller: +65% p50 with a
+            // threads (release bench, GetCustomer with one caller, one run
+            // each: the gateway added 68% at p50 on one thread, 105% with a
             // worker per core). Replicas scale it out; heavy work is the backends'.
             server: ServerConfig {
                 request_timeout_ms: Duration::from_secs(3600),
