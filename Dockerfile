@@ -4,7 +4,8 @@
 # `make images`; Kubernetes picks the binary with `command:`.
 #
 # Stages: `skeleton` reduces the workspace to what decides its dependencies
-# (manifests, lock file, build scripts, protos; every other .rs emptied), so
+# (manifests, lock file, build scripts, protos, the patched crates under
+# third_party/ whole; every other .rs emptied), so
 # `dependencies` is rebuilt only when those change; `build` compiles Patron
 # itself; `runtime` is distroless (glibc, CA certificates, no shell, no
 # package manager) running as a non-root user. Health needs no extra binary:
@@ -16,8 +17,8 @@ ARG PACKAGES="-p patron-cli -p patron-gateway -p patron-profile -p patron-segmen
 FROM rust:${RUST_VERSION}-slim-bookworm AS skeleton
 WORKDIR /src
 COPY . .
-RUN find . -name '*.rs' ! -name build.rs -exec sh -c 'for file; do echo "fn main() { }" > "$file"; done' _ {} + \
- && find . -type f ! -name '*.rs' ! -name 'Cargo.toml' ! -name 'Cargo.lock' ! -name '*.proto' ! -path './.cargo/config.toml' -delete
+RUN find . -path ./third_party -prune -o -name '*.rs' ! -name build.rs -exec sh -c 'for file; do echo "fn main() { }" > "$file"; done' _ {} + \
+ && find . -type f ! -path './third_party/*' ! -name '*.rs' ! -name 'Cargo.toml' ! -name 'Cargo.lock' ! -name '*.proto' ! -path './.cargo/config.toml' -delete
 
 FROM rust:${RUST_VERSION}-slim-bookworm AS dependencies
 ARG PACKAGES
