@@ -8,6 +8,7 @@ mod m20261124_000001_initial;
 mod m20261124_000002_report_changes;
 mod m20261124_000003_set_based_foreign_keys;
 mod m20261124_000004_report_change_orders;
+mod m20261125_000005_drop_sku_index;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_report_changes::Migration),
             Box::new(m20261124_000003_set_based_foreign_keys::Migration),
             Box::new(m20261124_000004_report_change_orders::Migration),
+            Box::new(m20261125_000005_drop_sku_index::Migration),
         ]
     }
 }
