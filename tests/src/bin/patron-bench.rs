@@ -410,7 +410,7 @@ async fn profile_reports(args: &Args) -> Result<(), Box<dyn std::error::Error>> 
     orders.import(profile.channel()).await?;
     println!();
     println!(
-        "Reports over {} orders of {} customers (PostgreSQL, one-year window, 20 sequential calls)",
+        "Reports over {} orders of {} customers (PostgreSQL, one-year window, 20 sequential calls; 3 for all SKUs)",
         args.report_orders, args.import_customers
     );
     println!("| {:<34} | {:>9} | {:>9} | {:>9} |", "call", "p50 ms", "p99 ms", "max ms");
@@ -435,6 +435,38 @@ async fn profile_reports(args: &Args) -> Result<(), Box<dyn std::error::Error>> 
     println!("| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |", "GetKpis", ms(p50), ms(p99), ms(max));
     let (p50, p99, max) = latency(20, pareto).await?;
     println!("| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |", "GetParetoReport", ms(p50), ms(p99), ms(max));
+    // What a forecast of one SKU, and a forecast of every SKU, read first.
+    let daily_sku_series = |keys: Vec<String>| {
+        let mut client = client.clone();
+        async move {
+            let request = pb::ExportSalesSeriesRequest {
+                level: pb::SeriesLevel::Sku as i32,
+                keys,
+                granularity: pb::Granularity::Day as i32,
+                window: year_window(),
+                ..Default::default()
+            };
+            let mut points = client.export_sales_series(request).await?.into_inner();
+            while points.message().await?.is_some() {}
+            Ok(())
+        }
+    };
+    let (p50, p99, max) = latency(20, || daily_sku_series(vec!["sku-7".to_owned()])).await?;
+    println!(
+        "| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |",
+        "ExportSalesSeries, one SKU by day",
+        ms(p50),
+        ms(p99),
+        ms(max)
+    );
+    let (p50, p99, max) = latency(3, || daily_sku_series(Vec::new())).await?;
+    println!(
+        "| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |",
+        "ExportSalesSeries, all SKUs by day",
+        ms(p50),
+        ms(p99),
+        ms(max)
+    );
     // After each kind of write, the next report applies it to the rollup.
     const ROUNDS: usize = 10;
     println!();

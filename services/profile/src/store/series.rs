@@ -91,6 +91,14 @@ pub async fn sales(db: &impl ConnectionTrait, query: &SeriesQuery) -> Result<Ser
         query.window.0.0.into(),
         query.window.1.0.into(),
     ];
+    // Keys named in the request are filtered here rather than after the
+    // grouping: a one-SKU series over a year would otherwise group and send
+    // back every SKU's days. Channels are stored as codes and are few; they
+    // are filtered below.
+    if !query.keys.is_empty() && matches!(query.level, Level::Store | Level::Region | Level::Category | Level::Sku) {
+        conditions.push(format!("{key} IN ({})", sql::text_set(db.get_database_backend())));
+        values.push(sql::text_list(&query.keys));
+    }
     if query.level == Level::Customers {
         // One bound parameter for the whole set, however many members it has.
         conditions.push(format!(

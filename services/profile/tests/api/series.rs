@@ -82,6 +82,27 @@ async fn series_are_complete_per_level_and_granularity(store: Store) {
     let totals: Vec<(&str, i64)> = by_store.iter().map(|point| (point.key.as_str(), point.revenue_minor)).collect();
     assert_eq!(totals, [("s-1", 400), ("s-2", 100)]);
 
+    // Named keys only: each one present, zeros where it never sold, others left out.
+    let mut chosen = request(pb::SeriesLevel::Sku, pb::Granularity::Week);
+    chosen.keys = vec!["sku-2".into(), "sku-9".into(), "'; DROP TABLE orders; --".into()];
+    let chosen = export(&mut app, chosen).await.unwrap();
+    let units =
+        |key: &str| -> Vec<i64> { chosen.iter().filter(|point| point.key == key).map(|point| point.units).collect() };
+    assert_eq!(units("sku-2"), [0, 1, 3, 0, 0]);
+    assert_eq!(units("sku-9"), [0, 0, 0, 0, 0]);
+    assert_eq!(units("'; DROP TABLE orders; --"), [0, 0, 0, 0, 0]);
+    assert!(units("sku-1").is_empty(), "sku-1 was not asked for");
+    let mut one_store = request(pb::SeriesLevel::Store, pb::Granularity::Month);
+    one_store.keys = vec!["s-2".into()];
+    let one_store = export(&mut app, one_store).await.unwrap();
+    let totals: Vec<(&str, i64)> = one_store.iter().map(|point| (point.key.as_str(), point.revenue_minor)).collect();
+    assert_eq!(totals, [("s-2", 100)]);
+    let mut web = request(pb::SeriesLevel::Channel, pb::Granularity::Month);
+    web.keys = vec!["web".into()];
+    let web = export(&mut app, web).await.unwrap();
+    let totals: Vec<(&str, i64)> = web.iter().map(|point| (point.key.as_str(), point.revenue_minor)).collect();
+    assert_eq!(totals, [("web", 0)]);
+
     let mut segment = request(pb::SeriesLevel::Customers, pb::Granularity::Month);
     segment.customer_ids = vec!["B".into()];
     let members = export(&mut app, segment).await.unwrap();
