@@ -431,10 +431,11 @@ async fn profile_reports(args: &Args) -> Result<(), Box<dyn std::error::Error>> 
     // The first report after the import loads the profile service's order rollup.
     let (first, _, _) = latency(1, kpis).await?;
     println!("| {:<34} | {:>9.1} | {:>9} | {:>9} |", "GetKpis, first after the import", ms(first), "-", "-");
-    let (p50, p99, max) = latency(20, kpis).await?;
-    println!("| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |", "GetKpis", ms(p50), ms(p99), ms(max));
-    let (p50, p99, max) = latency(20, pareto).await?;
-    println!("| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |", "GetParetoReport", ms(p50), ms(p99), ms(max));
+    let row = |call: &str, (p50, p99, max): (Duration, Duration, Duration)| {
+        println!("| {call:<34} | {:>9.1} | {:>9.1} | {:>9.1} |", ms(p50), ms(p99), ms(max));
+    };
+    row("GetKpis", latency(20, kpis).await?);
+    row("GetParetoReport", latency(20, pareto).await?);
     // What a forecast of one SKU, and a forecast of every SKU, read first.
     let daily_sku_series = |keys: Vec<String>| {
         let mut client = client.clone();
@@ -451,22 +452,8 @@ async fn profile_reports(args: &Args) -> Result<(), Box<dyn std::error::Error>> 
             Ok(())
         }
     };
-    let (p50, p99, max) = latency(20, || daily_sku_series(vec!["sku-7".to_owned()])).await?;
-    println!(
-        "| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |",
-        "ExportSalesSeries, one SKU by day",
-        ms(p50),
-        ms(p99),
-        ms(max)
-    );
-    let (p50, p99, max) = latency(3, || daily_sku_series(Vec::new())).await?;
-    println!(
-        "| {:<34} | {:>9.1} | {:>9.1} | {:>9.1} |",
-        "ExportSalesSeries, all SKUs by day",
-        ms(p50),
-        ms(p99),
-        ms(max)
-    );
+    row("ExportSalesSeries, one SKU by day", latency(20, || daily_sku_series(vec!["sku-7".to_owned()])).await?);
+    row("ExportSalesSeries, all SKUs by day", latency(3, || daily_sku_series(Vec::new())).await?);
     // After each kind of write, the next report applies it to the rollup.
     const ROUNDS: usize = 10;
     println!();
